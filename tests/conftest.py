@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+
+def make_entry_point_plugin(root: Path, name: str, source: str, *, dist: str | None = None) -> Path:
+    """Write a throw-away distribution under ``root``: a module and a dist-info with a
+    ``ptm`` entry point, so that importlib.metadata finds it once ``root`` is on sys.path."""
+    dist = dist or f"{name.replace('_', '-')}"
+    (root / f"{name}.py").write_text(textwrap.dedent(source))
+    info = root / f"{dist.replace('-', '_')}-0.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.3\n")
+    (info / "entry_points.txt").write_text(f"[ptm]\n{name} = {name}\n")
+    return root
+
+
+@pytest.fixture
+def plugin_dir(tmp_path, monkeypatch):
+    """A folder on sys.path where tests drop throw-away plugin distributions."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for name in [m for m in sys.modules if m.startswith("tp_")]:
+        del sys.modules[name]
+
+
+# Tests never reach a model hub, and a broken plugin fails them loudly.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("PTM_STRICT_PLUGINS", "1")

@@ -1,0 +1,205 @@
+"""The ``ptm`` command line, built by :func:`create_cli` from a plugin manager.
+
+Plugins are loaded on demand (the first time a command or the help text needs them), never
+at import, and the core imports no torch, transformers, opacus or captum here: commands that
+need them import them inside their own bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from toolkit import __version__
+from toolkit.errors import PtmError
+from toolkit.manager import PtmPluginManager, create_plugin_manager
+
+
+class PtmUsageError(click.ClickException):
+    """A :class:`~toolkit.errors.PtmError` on its way out: one line, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"ptm: {self.format_message()}", err=True, file=file)
+
+
+class PtmGroup(click.Group):
+    """The root group: owns the plugin manager and lets plugins add commands."""
+
+    def __init__(self, *args: Any, pm_factory: Callable[[], PtmPluginManager], **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._pm_factory = pm_factory
+        self._pm: PtmPluginManager | None = None
+
+    def plugin_manager(self) -> PtmPluginManager:
+        """The plugin manager, created (and plugin commands added) on first use."""
+        if self._pm is None:
+            with ptm_errors():
+                self._pm = self._pm_factory()
+                self._pm.hooks.register_commands(self)
+        return self._pm
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self.plugin_manager()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self.plugin_manager()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            from toolkit.registry import closest
+
+            hint = closest(name, self.list_commands(ctx), n=1)
+            suffix = f" Did you mean '{hint[0]}'?" if hint else ""
+            raise PtmUsageError(f"no command '{name}'.{suffix} (ptm --help lists them)")
+        return super().resolve_command(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with ptm_errors(debug=bool(ctx.meta.get("ptm.debug"))):
+            return super().invoke(ctx)
+
+
+class ptm_errors:  # noqa: N801 - used as a context manager, reads like a statement
+    """Turn a :class:`PtmError` into one line on stderr and exit status 2.
+
+    With ``--debug`` (or ``PTM_DEBUG=1``) the original exception and its traceback go
+    through instead.
+    """
+
+    def __init__(self, debug: bool = False) -> None:
+        self.debug = debug or os.environ.get("PTM_DEBUG", "") not in ("", "0")
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        if isinstance(exc, PtmError) and not self.debug:
+            raise PtmUsageError(str(exc)) from exc
+        return False
+
+
+def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta["ptm.debug"] = True
+
+
+def create_cli(pm: PtmPluginManager | None = None) -> PtmGroup:
+    """Build the ``ptm`` command group.
+
+    Args:
+        pm: the plugin manager to use; by default one is created from the installed
+            plugins the first time a command needs it.
+    """
+
+    @click.group(
+        cls=PtmGroup,
+        pm_factory=(lambda: pm) if pm is not None else create_plugin_manager,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    @click.version_option(__version__, "--version", prog_name="ptm")
+    @click.option(
+        "--debug",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_debug,
+        help="Show full tracebacks instead of one-line errors.",
+    )
+    def ptm() -> None:
+        """ptm-toolkit: pretrain, fine-tune, privatise and explain language models.
+
+        Every step is a plugin; `ptm plugins list --all` shows what is installed.
+        """
+
+    ptm.add_command(plugins_group)
+    return ptm
+
+
+def plugin_manager() -> PtmPluginManager:
+    """The plugin manager of the running ``ptm`` command."""
+    root = click.get_current_context().find_root().command
+    assert isinstance(root, PtmGroup)
+    return root.plugin_manager()
+
+
+# -- ptm plugins ------------------------------------------------------------------------------
+
+
+@click.group("plugins")
+def plugins_group() -> None:
+    """Inspect installed plugins and the hooks they can implement."""
+
+
+@plugins_group.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include the built-in plugins.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
+def plugins_list(show_all: bool, as_json: bool) -> None:
+    """List plugins: name, version, status, hooks implemented and ids contributed."""
+    pm = plugin_manager()
+    with ptm_errors():
+        pm.registry  # noqa: B018 - builds the registry, which fills in hooks and ids
+    rows = [s for s in pm.statuses.values() if show_all or not s.builtin]
+    rows.sort(key=lambda s: (not s.builtin, s.name))
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": s.name,
+                        "distribution": s.distribution,
+                        "version": s.version,
+                        "builtin": s.builtin,
+                        "status": s.status,
+                        "hooks": s.hooks,
+                        "ids": s.ids,
+                    }
+                    for s in rows
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not rows:
+        click.echo("No third-party plugins installed. `ptm plugins list --all` shows the built-ins.")
+        return
+    for s in rows:
+        origin = "built-in" if s.builtin else (s.distribution or "local")
+        click.echo(f"{s.name} {s.version or ''} ({origin}): {s.status}")
+        if s.hooks:
+            click.echo(f"  hooks: {', '.join(s.hooks)}")
+        for kind, ids in sorted(s.ids.items()):
+            click.echo(f"  {kind}: {', '.join(ids)}")
+
+
+@plugins_group.command("hooks")
+@click.option("--markdown", is_flag=True, help="Print the full hook reference as Markdown.")
+def plugins_hooks(markdown: bool) -> None:
+    """List every hook a plugin can implement, with what it is for."""
+    from toolkit.reference import hook_reference_markdown, hook_summaries
+
+    if markdown:
+        click.echo(hook_reference_markdown(), nl=False)
+        return
+    for name, summary in hook_summaries():
+        click.echo(f"{name:24} {summary}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point for ``ptm``."""
+    create_cli().main(args=argv, prog_name="ptm")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])
