@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -124,6 +125,8 @@ def create_cli(pm: PtmPluginManager | None = None) -> PtmGroup:
         """
 
     ptm.add_command(plugins_group)
+    for command in (train_command, evaluate_command, predict_command):
+        ptm.add_command(command)
     return ptm
 
 
@@ -194,6 +197,102 @@ def plugins_hooks(markdown: bool) -> None:
         return
     for name, summary in hook_summaries():
         click.echo(f"{name:24} {summary}")
+
+
+# -- ptm train / evaluate / predict -----------------------------------------------------------
+
+_data_columns = [
+    click.option("--text-column", default=None, help="Name of the text column of a data file."),
+    click.option("--label-column", default=None, help="Name of the label column of a data file."),
+]
+
+
+def _with(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    def decorate(f: Any) -> Any:
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate
+
+
+@click.command("train")
+@click.option("--model", default="minilm", show_default=True, help="Model id, folder or Hugging Face id.")
+@click.option("--data", default="reviews", show_default=True, help="Dataset id, .tsv/.csv/.jsonl file or hf:NAME.")
+@click.option("--eval-data", default=None, help="Evaluate on this data instead of a held-out part of --data.")
+@click.option("--epochs", type=int, default=1, show_default=True)
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--lr", type=float, default=1e-4, show_default=True, help="Peak learning rate (AdamW).")
+@click.option("--max-length", type=int, default=128, show_default=True, help="Tokens kept per text.")
+@click.option("--limit", type=int, default=None, help="Train on at most N examples (a seeded sample).")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder to create.")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_with(_data_columns)
+def train_command(model: str, data: str, eval_data: str | None, epochs: int, batch_size: int,
+                  lr: float, max_length: int, limit: int | None, seed: int, device: str,
+                  out: Path, overwrite: bool, quiet: bool, text_column: str | None,
+                  label_column: str | None) -> None:
+    """Fine-tune a model on labelled text and write a run folder."""
+    from toolkit import pipeline
+
+    pm = plugin_manager()
+    with ptm_errors():
+        metrics = pipeline.train(
+            pm, model=model, data=data, out=out, overwrite=overwrite, eval_data=eval_data,
+            text_column=text_column, label_column=label_column, limit=limit, device=device,
+            epochs=epochs, batch_size=batch_size, lr=lr, max_length=max_length, seed=seed,
+            progress=not quiet,
+        )
+    final = metrics["final"]
+    click.echo(
+        f"accuracy {final['accuracy']:.3f}  macro-F1 {final['f1']:.3f}  (n={final['n']} held out)\n"
+        f"{metrics['train_examples']} examples, {metrics['steps']} steps, "
+        f"{metrics['examples_per_second']:.1f} examples/s, {metrics['train_seconds']:.1f} s "
+        f"on {metrics['device']}\nrun folder: {out}"
+    )
+
+
+@click.command("evaluate")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--data", required=True, help="Dataset id, .tsv/.csv/.jsonl file or hf:NAME.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_with(_data_columns)
+def evaluate_command(run_dir: Path, data: str, device: str, as_json: bool,
+                     text_column: str | None, label_column: str | None) -> None:
+    """Score a trained run on labelled data: accuracy, macro-F1, n."""
+    from toolkit import pipeline
+
+    with ptm_errors():
+        scores = pipeline.evaluate(
+            plugin_manager(), run_dir, data=data, text_column=text_column,
+            label_column=label_column, device=device,
+        )
+    if as_json:
+        click.echo(json.dumps(scores))
+    else:
+        click.echo(f"accuracy {scores['accuracy']:.3f}  macro-F1 {scores['f1']:.3f}  n {scores['n']}")
+
+
+@click.command("predict")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("texts", nargs=-1, required=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
+def predict_command(run_dir: Path, texts: tuple[str, ...], device: str, as_json: bool) -> None:
+    """Label each TEXT with a trained run, with the label's probability."""
+    from toolkit import pipeline
+
+    with ptm_errors():
+        rows = pipeline.predict(plugin_manager(), run_dir, texts, device=device)
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for row in rows:
+        click.echo(f"{row['label']}\t{row['probability']:.3f}\t{row['text']}")
 
 
 def main(argv: list[str] | None = None) -> None:

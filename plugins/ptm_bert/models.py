@@ -87,3 +87,29 @@ def load_tiny_bert(
     config = BertConfig(vocab_size=tokenizer.vocab_size, **TINY_BERT, **_label_maps(num_labels, labels))
     torch.manual_seed(seed)
     return LoadedModel(BertForSequenceClassification(config), tokenizer)
+
+
+def load_saved(model_dir: str | os.PathLike[str]) -> LoadedModel:
+    """Reload a fine-tuned classifier (its config carries the label names)."""
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    _quiet_transformers()
+    model = BertForSequenceClassification.from_pretrained(str(model_dir), use_safetensors=True)
+    return LoadedModel(model, AutoTokenizer.from_pretrained(str(model_dir)))
+
+
+def load_ref(*, ref: str, num_labels: int = 2, labels: Sequence[str] | None = None) -> LoadedModel:
+    """A model named by a folder (a saved or pretrained checkpoint) or a Hugging Face hub id."""
+    path = Path(ref).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"model folder {path} has no config.json; give a saved model folder")
+        return load_pretrained(path, num_labels=num_labels, labels=labels)
+    offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+    try:
+        return load_pretrained(ref, num_labels=num_labels, labels=labels)
+    except OSError as error:
+        why = "offline (HF_HUB_OFFLINE=1) and not in the local cache" if offline else str(error).splitlines()[0]
+        raise ConfigError(
+            f"model '{ref}' is not a registered model, a folder, or a loadable Hugging Face id: {why}"
+        ) from None

@@ -1,0 +1,313 @@
+"""Fine-tuning a BERT classifier: the plain training loop the lessons teach.
+
+The loop is written out by hand on purpose (it is what the course explains); everything around
+it comes from the libraries made for the job: transformers' AdamW schedule, dynamic padding and
+length-grouped sampling, scikit-learn's metrics, tqdm's progress bar.
+
+A privacy mechanism can wrap the model, optimizer and data loader between :meth:`prepare` and
+the loop (see ``privacy`` in :meth:`FineTuner.fit`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from toolkit.context import RunContext
+from toolkit.data import Example
+from toolkit.errors import ConfigError
+
+from ptm_bert.models import LoadedModel
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one fine-tuning run."""
+
+    epochs: int = 1
+    batch_size: int = 32
+    lr: float = 1e-4
+    max_length: int = 128
+    seed: int = 42
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    group_by_length: bool = True
+    eval_batch_size: int = 128
+    progress: bool = True
+
+    def check(self, model_max_length: int) -> None:
+        for name in ("epochs", "batch_size", "max_length", "eval_batch_size"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ConfigError(f"--lr must be positive, got {self.lr}; try 1e-4")
+        if self.max_length > model_max_length:
+            raise ConfigError(
+                f"--max-length {self.max_length} exceeds the model's limit of {model_max_length} tokens"
+            )
+
+
+def pick_device(device: str = "auto") -> str:
+    """``auto`` takes CUDA, then Apple's MPS, then the CPU."""
+    import torch
+
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda asked for, but torch sees no CUDA GPU; use --device auto")
+    if device not in ("cpu", "cuda", "mps") and not device.startswith("cuda:"):
+        raise ConfigError(f"unknown device '{device}'; use auto, cpu or cuda")
+    return device
+
+
+def score(labels: Sequence[int], predictions: Sequence[int], num_labels: int) -> dict[str, Any]:
+    """Accuracy, macro-F1 and the confusion matrix (rows: true label, columns: predicted)."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+    classes = list(range(num_labels))
+    return {
+        "accuracy": float(accuracy_score(labels, predictions)),
+        "f1": float(f1_score(labels, predictions, average="macro", labels=classes, zero_division=0)),
+        "confusion_matrix": confusion_matrix(labels, predictions, labels=classes).tolist(),
+        "n": len(labels),
+    }
+
+
+class FineTuner:
+    """Fine-tunes, evaluates, saves and reloads a sequence classifier and its tokenizer."""
+
+    def __init__(self, loaded: LoadedModel, *, device: str = "auto") -> None:
+        self.model = loaded.model
+        self.tokenizer = loaded.tokenizer
+        self.device = pick_device(device)
+        self.model.to(self.device)
+
+    @property
+    def label_names(self) -> list[str]:
+        id2label = self.model.config.id2label
+        return [id2label[i] for i in range(len(id2label))]
+
+    @property
+    def max_positions(self) -> int:
+        return int(self.model.config.max_position_embeddings)
+
+    # -- data -----------------------------------------------------------------------------
+
+    def encode(self, examples: Sequence[Example], max_length: int) -> list[dict[str, Any]]:
+        """Tokenize once, up front, without padding (padding happens per batch)."""
+        texts = [e.text for e in examples]
+        pairs = [e.text_pair for e in examples]
+        encoded = self.tokenizer(
+            texts,
+            pairs if any(p is not None for p in pairs) else None,
+            truncation=True,
+            max_length=max_length,
+        )
+        return [
+            {**{k: v[i] for k, v in encoded.items()}, "labels": e.label}
+            for i, e in enumerate(examples)
+        ]
+
+    def loader(self, features: list[dict[str, Any]], config: TrainConfig) -> Any:
+        """Batches of similar length, padded to their longest (far less padding than random)."""
+        import torch
+        from torch.utils.data import DataLoader
+        from transformers import DataCollatorWithPadding
+        from transformers.trainer_pt_utils import LengthGroupedSampler
+
+        generator = torch.Generator().manual_seed(config.seed)
+        sampler = (
+            LengthGroupedSampler(
+                config.batch_size,
+                lengths=[len(f["input_ids"]) for f in features],
+                generator=generator,
+            )
+            if config.group_by_length
+            else torch.utils.data.RandomSampler(features, generator=generator)
+        )
+        return DataLoader(
+            features,
+            batch_size=config.batch_size,
+            sampler=sampler,
+            collate_fn=DataCollatorWithPadding(self.tokenizer),
+        )
+
+    # -- training -------------------------------------------------------------------------
+
+    def fit(
+        self,
+        train: Sequence[Example],
+        test: Sequence[Example],
+        config: TrainConfig | dict[str, Any],
+        *,
+        run: RunContext | None = None,
+        hooks: Any = None,
+        privacy: Callable[[Any, Any, Any], tuple[Any, Any, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Train for ``config.epochs`` epochs, evaluating on ``test`` after each.
+
+        Returns the metrics: per-epoch history, final scores, examples/s, tokens, FLOPs, seconds.
+        """
+        import torch
+        from tqdm.auto import tqdm
+        from transformers import get_linear_schedule_with_warmup, set_seed
+
+        config = TrainConfig(**config) if isinstance(config, dict) else config
+        config.check(self.max_positions)
+        run = run or RunContext("train")
+        set_seed(config.seed)
+        model = self.model
+        features = self.encode(train, config.max_length)
+        loader = self.loader(features, config)
+        optimizer = torch.optim.AdamW(
+            [p for p in model.parameters() if p.requires_grad],
+            lr=config.lr,
+            weight_decay=config.weight_decay,
+        )
+        if privacy is not None:
+            model, optimizer, loader = privacy(model, optimizer, loader)
+        total_steps = config.epochs * len(loader)
+        scheduler = get_linear_schedule_with_warmup(
+            optimizer, math.ceil(config.warmup_ratio * total_steps), total_steps
+        )
+        run.model, run.tokenizer, run.optimizer = model, self.tokenizer, optimizer
+        # Training cost, the usual estimate: ~6 FLOPs per non-embedding parameter per token
+        # (2 forward, 4 backward; Kaplan et al., 2020).
+        dense_params = sum(
+            p.numel() for n, p in self.model.named_parameters() if "embeddings" not in n
+        )
+        history: list[dict[str, Any]] = []
+        step_losses: list[float] = []
+        step = 0
+        tokens = 0
+        examples_seen = 0
+        train_seconds = 0.0
+        started = time.perf_counter()
+        for epoch in range(1, config.epochs + 1):
+            if hooks:
+                hooks.before_epoch(run, epoch)
+            model.train()
+            epoch_loss, epoch_batches, epoch_start = 0.0, 0, time.perf_counter()
+            bar = tqdm(
+                loader, desc=f"epoch {epoch}/{config.epochs}", unit="batch",
+                disable=not config.progress, leave=False,
+            )
+            for batch in bar:
+                step += 1
+                if hooks:
+                    hooks.before_step(run, step, batch)
+                batch = {k: v.to(self.device) for k, v in batch.items()}
+                loss = model(**batch).loss
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                loss_value = loss.item()
+                epoch_loss += loss_value
+                step_losses.append(loss_value)
+                epoch_batches += 1
+                tokens += int(batch["attention_mask"].sum())
+                examples_seen += int(batch["labels"].shape[0])
+                elapsed = train_seconds + time.perf_counter() - epoch_start
+                bar.set_postfix(loss=f"{loss_value:.3f}", ex_s=f"{examples_seen / elapsed:.0f}")
+                if hooks:
+                    hooks.after_step(run, step, batch, loss_value)
+            train_seconds += time.perf_counter() - epoch_start
+            scores = self.evaluate(test, config, run=run, hooks=hooks, split="test")
+            epoch_metrics = {
+                "epoch": epoch,
+                "train_loss": epoch_loss / max(epoch_batches, 1),
+                **{k: v for k, v in scores.items() if k != "confusion_matrix"},
+            }
+            history.append(epoch_metrics)
+            if hooks:
+                hooks.after_epoch(run, epoch, epoch_metrics)
+        return {
+            "history": history,
+            "step_loss": step_losses,
+            "final": scores,
+            "accuracy": scores["accuracy"],
+            "f1": scores["f1"],
+            "train_examples": len(train),
+            "steps": step,
+            "examples_per_second": examples_seen / train_seconds if train_seconds else 0.0,
+            "tokens_seen": tokens,
+            "train_flops_estimate": 6 * dense_params * tokens,
+            "train_seconds": train_seconds,
+            "seconds": time.perf_counter() - started,
+            "config": asdict(config),
+        }
+
+    # -- inference ------------------------------------------------------------------------
+
+    def predict_proba(self, texts: Sequence[str], *, max_length: int = 128, batch_size: int = 128) -> Any:
+        """Class probabilities, one row per text (batched by length, returned in order)."""
+        examples = [Example(text=t, label=0) for t in texts]
+        return self._probabilities(examples, max_length, batch_size)
+
+    def _probabilities(self, examples: Sequence[Example], max_length: int, batch_size: int) -> Any:
+        import torch
+        from transformers import DataCollatorWithPadding
+
+        features = self.encode(examples, max_length)
+        for f in features:
+            f.pop("labels")
+        order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
+        collate = DataCollatorWithPadding(self.tokenizer)
+        probs = torch.empty(len(features), self.model.config.num_labels)
+        self.model.eval()
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                batch = {k: v.to(self.device) for k, v in collate([features[i] for i in idx]).items()}
+                probs[idx] = self.model(**batch).logits.float().softmax(-1).cpu()
+        return probs
+
+    def evaluate(
+        self,
+        examples: Sequence[Example],
+        config: TrainConfig | dict[str, Any] | None = None,
+        *,
+        run: RunContext | None = None,
+        hooks: Any = None,
+        split: str = "test",
+    ) -> dict[str, Any]:
+        """Accuracy, macro-F1, confusion matrix and n on labelled examples."""
+        config = TrainConfig(**config) if isinstance(config, dict) else (config or TrainConfig())
+        run = run or RunContext("evaluate")
+        if not examples:
+            raise ConfigError(f"no examples to evaluate in split '{split}'")
+        if hooks:
+            hooks.before_evaluate(run, split)
+        try:
+            probs = self._probabilities(examples, config.max_length, config.eval_batch_size)
+            scores = score([e.label for e in examples], probs.argmax(-1).tolist(), len(self.label_names))
+        except Exception as error:
+            if hooks:
+                hooks.on_evaluate_error(run, split, error)
+            raise
+        if hooks:
+            hooks.after_evaluate(run, split, scores)
+        return scores
+
+    # -- persistence ----------------------------------------------------------------------
+
+    def save(self, model_dir: Path) -> None:
+        """Weights as safetensors, the config with label names, and the tokenizer."""
+        self.model.save_pretrained(model_dir, safe_serialization=True)
+        self.tokenizer.save_pretrained(model_dir)
+
+    @classmethod
+    def from_saved(cls, model_dir: Path, *, device: str = "auto") -> FineTuner:
+        """Reload a model saved by :meth:`save` (safetensors only; no remote code)."""
+        from ptm_bert.models import load_saved
+
+        return cls(load_saved(model_dir), device=device)

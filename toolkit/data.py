@@ -1,0 +1,101 @@
+"""The data every step exchanges: labelled texts in named splits.
+
+Kept deliberately plain (lists of frozen records) so that a learner can print it, and so that
+any plugin, whatever library it reads with, can produce it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+from toolkit.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled text.
+
+    Attributes:
+        text: the input text.
+        label: the label's index into the dataset's ``label_names``.
+        text_pair: a second text, for sentence-pair tasks.
+        rationale: the words that carry the label, where a person recorded them.
+    """
+
+    text: str
+    label: int
+    text_pair: str | None = None
+    rationale: tuple[str, ...] = ()
+
+
+@dataclass
+class TextDataset:
+    """Named splits of labelled examples sharing one label set.
+
+    Attributes:
+        name: what the data is called (an id, a file name, ``hf:...``).
+        label_names: the label of each index, e.g. ``("negative", "positive")``.
+        splits: examples by split name (``"train"``, ``"test"``, or ``"all"`` for one file).
+        task: the id of the task the labels are for.
+    """
+
+    name: str
+    label_names: tuple[str, ...]
+    splits: dict[str, list[Example]]
+    task: str = "text-classification"
+    source: str = ""
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.label_names)
+
+    def split(self, name: str) -> list[Example]:
+        """One split by name; ``"all"`` joins every split."""
+        if name == "all":
+            return [example for rows in self.splits.values() for example in rows]
+        if name not in self.splits:
+            raise ConfigError(
+                f"data '{self.name}' has no split '{name}'; it has {', '.join(self.splits)}"
+            )
+        return self.splits[name]
+
+    def train_test(self, test_fraction: float = 0.1, seed: int = 0) -> tuple[list[Example], list[Example]]:
+        """The train and test examples: the dataset's own splits when it has them, otherwise a
+        fixed, seeded hold-out of ``test_fraction`` of its examples, stratified by label."""
+        if "train" in self.splits and "test" in self.splits:
+            return self.splits["train"], self.splits["test"]
+        rows = self.split("train") if "train" in self.splits else self.split("all")
+        by_label: dict[int, list[Example]] = {}
+        for example in rows:
+            by_label.setdefault(example.label, []).append(example)
+        rng = random.Random(seed)
+        train: list[Example] = []
+        test: list[Example] = []
+        for label in sorted(by_label):
+            group = by_label[label][:]
+            rng.shuffle(group)
+            cut = max(1, round(len(group) * test_fraction)) if len(group) > 1 else 0
+            test += group[:cut]
+            train += group[cut:]
+        rng.shuffle(train)
+        return train, test
+
+    def label_counts(self, split: str = "all") -> dict[str, int]:
+        counts = Counter(example.label for example in self.split(split))
+        return {self.label_names[i]: counts.get(i, 0) for i in range(self.num_labels)}
+
+    def limited(self, limit: int | None, seed: int = 0) -> TextDataset:
+        """A copy whose splits hold at most ``limit`` examples each (a seeded sample)."""
+        if limit is None:
+            return self
+        if limit <= 0:
+            raise ConfigError(f"--limit must be a positive number of examples, got {limit}")
+        rng = random.Random(seed)
+        splits = {
+            name: (rng.sample(rows, limit) if len(rows) > limit else rows)
+            for name, rows in self.splits.items()
+        }
+        return TextDataset(self.name, self.label_names, splits, self.task, self.source, self.extra)

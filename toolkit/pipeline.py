@@ -1,0 +1,210 @@
+"""One run: data -> model -> (privacy) -> train -> evaluate, firing the lifecycle hooks.
+
+The pipeline knows no BERT: it resolves references through the registry, hands the model a
+plugin loaded to the trainer a plugin supplied, and writes the run folder.
+
+A trainer factory (``TrainerSpec.factory``) is called as ``factory(loaded_model, device=...)``
+and returns an object with ``fit(train, test, config, run=, hooks=, privacy=)``,
+``evaluate(examples, config, run=, hooks=, split=)``, ``predict_proba(texts)``, ``save(dir)``,
+``label_names``; the factory itself has ``from_saved(model_dir, device=...)``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from toolkit import __version__
+from toolkit.context import RunContext
+from toolkit.data import TextDataset
+from toolkit.errors import ConfigError, PtmError, UnknownIdError
+from toolkit.manager import PtmPluginManager
+from toolkit.registry import DatasetSpec, ModelSpec, TaskSpec, TrainerSpec, closest
+from toolkit.runs import RunFolder
+
+DEFAULT_TRAINER = "finetune"
+
+
+def load_data(
+    pm: PtmPluginManager,
+    ref: str,
+    *,
+    text_column: str | None = None,
+    label_column: str | None = None,
+) -> TextDataset:
+    """A dataset by registered id (``reviews``), path (``data.tsv``) or ``hf:name``."""
+    registry = pm.registry
+    try:
+        spec, claimed = registry.resolve(DatasetSpec, ref)
+    except UnknownIdError as error:
+        raise ConfigError(
+            f"{error} Data can also be a .tsv, .csv or .jsonl file, or hf:NAME"
+        ) from None
+    options: dict[str, Any] = {}
+    if claimed:
+        options = {"ref": ref, "text_column": text_column, "label_column": label_column}
+    elif text_column or label_column:
+        raise ConfigError(f"--text-column/--label-column apply to files, not to dataset '{ref}'")
+    dataset = spec.load()(**options)
+    if not isinstance(dataset, TextDataset):
+        raise PtmError(
+            f"dataset '{spec.id}' of plugin '{spec.plugin}' returned {type(dataset).__name__}, "
+            "not a TextDataset"
+        )
+    return dataset
+
+
+def load_model(pm: PtmPluginManager, ref: str, *, label_names: Sequence[str]) -> Any:
+    """A model by registered id (``minilm``), folder, or Hugging Face id, with a fresh head."""
+    registry = pm.registry
+    spec, claimed = registry.resolve(ModelSpec, ref)
+    options = {"num_labels": len(label_names), "labels": list(label_names)}
+    try:
+        return spec.load()(**({"ref": ref} if claimed else {}), **options)
+    except PtmError as error:
+        near = closest(ref, registry.ids(ModelSpec)) if claimed else []
+        if near:
+            raise ConfigError(f"{error} Did you mean '{near[0]}'?") from None
+        raise
+
+
+def train(
+    pm: PtmPluginManager,
+    *,
+    model: str = "minilm",
+    data: str = "reviews",
+    out: str | Path,
+    overwrite: bool = False,
+    eval_data: str | None = None,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    limit: int | None = None,
+    device: str = "auto",
+    trainer: str = DEFAULT_TRAINER,
+    **hyper: Any,
+) -> dict[str, Any]:
+    """Fine-tune ``model`` on ``data`` and write a run folder at ``out``; return its metrics."""
+    registry = pm.registry
+    seed = int(hyper.get("seed", 42))
+    trainer_factory = registry.get(TrainerSpec, trainer).load()
+    dataset = load_data(pm, data, text_column=text_column, label_column=label_column)
+    registry.get(TaskSpec, dataset.task)
+    train_rows, test_rows = dataset.train_test(seed=seed)
+    if eval_data is not None:
+        held_out = load_data(pm, eval_data, text_column=text_column, label_column=label_column)
+        if held_out.label_names != dataset.label_names:
+            raise ConfigError(
+                f"--eval-data labels {list(held_out.label_names)} differ from --data labels "
+                f"{list(dataset.label_names)}"
+            )
+        test_rows = held_out.split("test") if "test" in held_out.splits else held_out.split("all")
+    if limit is not None:
+        train_rows = TextDataset("t", dataset.label_names, {"train": train_rows}).limited(limit, seed).split("train")
+    present = {e.label for e in train_rows}
+    if len(present) < 2:
+        raise ConfigError(
+            f"data '{data}' has only one label in its training examples "
+            f"({dataset.label_names[next(iter(present))] if present else 'none'}); "
+            "a classifier needs at least two"
+        )
+    folder = RunFolder.create(out, overwrite=overwrite)
+    config = {
+        "command": "train",
+        "model": model,
+        "data": data,
+        "eval_data": eval_data,
+        "trainer": trainer,
+        "task": dataset.task,
+        "label_names": list(dataset.label_names),
+        "limit": limit,
+        "device": device,
+        "hyper": hyper,
+        "toolkit_version": __version__,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    folder.write_json("config.json", config)
+    run = RunContext("train", config=config, out_dir=folder.path, device=device)
+    hooks = pm.hooks
+    hooks.before_run(run)
+    try:
+        loaded = load_model(pm, model, label_names=dataset.label_names)
+        fitter = trainer_factory(loaded, device=device)
+        run.device = fitter.device
+        metrics = fitter.fit(train_rows, test_rows, hyper, run=run, hooks=hooks)
+        folder.save_model(fitter.save)
+        metrics.update(model=model, data=data, device=fitter.device, label_names=list(dataset.label_names))
+        from toolkit.plots import training_curves
+
+        training_curves(metrics, folder.path / "curves.png")
+        folder.finish(metrics)
+    except BaseException as error:
+        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        folder.write_json("metrics.json", {"status": status, "error": f"{type(error).__name__}: {error}"})
+        hooks.on_run_error(run, error)
+        raise
+    hooks.after_run(run, metrics)
+    return {"status": "finished", **metrics}
+
+
+def open_run(pm: PtmPluginManager, run_dir: str | Path, *, device: str = "auto") -> tuple[RunFolder, Any]:
+    """A finished run folder and its trainer, ready to evaluate or predict."""
+    folder = RunFolder.open(run_dir)
+    config = folder.read_json("config.json")
+    factory = pm.registry.get(TrainerSpec, config.get("trainer", DEFAULT_TRAINER)).load()
+    return folder, factory.from_saved(folder.model_dir, device=device)
+
+
+def evaluate(
+    pm: PtmPluginManager,
+    run_dir: str | Path,
+    *,
+    data: str,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Score a finished run on a dataset's test split (or on every row of a file)."""
+    folder, fitter = open_run(pm, run_dir, device=device)
+    dataset = load_data(pm, data, text_column=text_column, label_column=label_column)
+    if list(dataset.label_names) != list(fitter.label_names):
+        raise ConfigError(
+            f"data '{data}' has labels {list(dataset.label_names)} but the model in {folder.path} "
+            f"was trained on {list(fitter.label_names)}"
+        )
+    split = "test" if "test" in dataset.splits else "all"
+    run = RunContext("evaluate", config={"run": str(folder.path), "data": data}, device=fitter.device)
+    hooks = pm.hooks
+    hooks.before_run(run)
+    try:
+        scores = fitter.evaluate(dataset.split(split), run=run, hooks=hooks, split=split)
+    except BaseException as error:
+        hooks.on_run_error(run, error)
+        raise
+    hooks.after_run(run, scores)
+    return scores
+
+
+def predict(
+    pm: PtmPluginManager, run_dir: str | Path, texts: Sequence[str], *, device: str = "auto"
+) -> list[dict[str, Any]]:
+    """The predicted label and its probability for each text, with every class's probability."""
+    texts = list(texts)
+    if not texts or any(not t.strip() for t in texts):
+        raise ConfigError("give at least one non-empty text to predict")
+    _, fitter = open_run(pm, run_dir, device=device)
+    probs = fitter.predict_proba(texts)
+    names = fitter.label_names
+    out = []
+    for text, row in zip(texts, probs.tolist()):
+        best = max(range(len(row)), key=row.__getitem__)
+        out.append(
+            {
+                "text": text,
+                "label": names[best],
+                "probability": row[best],
+                "probabilities": dict(zip(names, row)),
+            }
+        )
+    return out
