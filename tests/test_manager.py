@@ -159,3 +159,11 @@ def test_registering_an_object_with_an_unknown_hook_is_refused():
     with pytest.raises(pluggy.PluginValidationError, match="unknown hook ptm_bogus"):
         pm.register(Sneaky(), name="sneaky")
     assert pm.get_plugin("sneaky") is None
+
+
+def test_every_builtin_record_factory_resolves_to_a_callable():
+    registry = create_plugin_manager().registry
+    records = [r for r in registry if getattr(r, "factory", None) is not None]
+    assert len(records) >= 8
+    for record in records:
+        assert callable(record.load()), record.id

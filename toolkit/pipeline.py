@@ -4,7 +4,7 @@ The pipeline knows no BERT: it resolves references through the registry, hands t
 plugin loaded to the trainer a plugin supplied, and writes the run folder.
 
 A trainer factory (``TrainerSpec.factory``) is called as ``factory(loaded_model, device=...)``
-and returns an object with ``fit(train, test, config, run=, hooks=, privacy=)``,
+and returns an object with ``check(config)``, ``fit(train, test, config, run=, hooks=, privacy=)``,
 ``evaluate(examples, config, run=, hooks=, split=)``, ``predict_proba(texts)``, ``save(dir)``,
 ``label_names``; the factory itself has ``from_saved(model_dir, device=...)``.
 """
@@ -109,6 +109,10 @@ def train(
             f"({dataset.label_names[next(iter(present))] if present else 'none'}); "
             "a classifier needs at least two"
         )
+    # Everything that can be wrong with the input is checked before the run folder exists.
+    loaded = load_model(pm, model, label_names=dataset.label_names)
+    fitter = trainer_factory(loaded, device=device)
+    fitter.check(hyper)
     folder = RunFolder.create(out, overwrite=overwrite)
     config = {
         "command": "train",
@@ -119,19 +123,16 @@ def train(
         "task": dataset.task,
         "label_names": list(dataset.label_names),
         "limit": limit,
-        "device": device,
+        "device": fitter.device,
         "hyper": hyper,
         "toolkit_version": __version__,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     folder.write_json("config.json", config)
-    run = RunContext("train", config=config, out_dir=folder.path, device=device)
+    run = RunContext("train", config=config, out_dir=folder.path, device=fitter.device)
     hooks = pm.hooks
     hooks.before_run(run)
     try:
-        loaded = load_model(pm, model, label_names=dataset.label_names)
-        fitter = trainer_factory(loaded, device=device)
-        run.device = fitter.device
         metrics = fitter.fit(train_rows, test_rows, hyper, run=run, hooks=hooks)
         folder.save_model(fitter.save)
         metrics.update(model=model, data=data, device=fitter.device, label_names=list(dataset.label_names))

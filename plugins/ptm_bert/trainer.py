@@ -99,6 +99,12 @@ class FineTuner:
     def max_positions(self) -> int:
         return int(self.model.config.max_position_embeddings)
 
+    def check(self, config: TrainConfig | dict[str, Any]) -> TrainConfig:
+        """Validate hyper-parameters against this model; raise a one-line error if wrong."""
+        config = TrainConfig(**config) if isinstance(config, dict) else config
+        config.check(self.max_positions)
+        return config
+
     # -- data -----------------------------------------------------------------------------
 
     def encode(self, examples: Sequence[Example], max_length: int) -> list[dict[str, Any]]:
@@ -160,8 +166,7 @@ class FineTuner:
         from tqdm.auto import tqdm
         from transformers import get_linear_schedule_with_warmup, set_seed
 
-        config = TrainConfig(**config) if isinstance(config, dict) else config
-        config.check(self.max_positions)
+        config = self.check(config)
         run = run or RunContext("train")
         set_seed(config.seed)
         model = self.model

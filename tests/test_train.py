@@ -1,0 +1,183 @@
+"""Fine-tuning end to end, through the pipeline and the CLI, on tiny-bert (and once on MiniLM)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from toolkit import hookimpl
+from toolkit.errors import ConfigError
+from toolkit import pipeline
+from toolkit.runs import RunFolder
+
+FAST = dict(epochs=1, batch_size=32, max_length=32, progress=False)
+
+
+def _learnable_file(tmp_path, n=240):
+    """Two word families that decide the label: learnable by a tiny random BERT in seconds."""
+    good = ["great", "lovely", "superb", "wonderful", "excellent", "delightful"]
+    bad = ["awful", "dreadful", "boring", "terrible", "horrible", "dismal"]
+    rows = ["text\tlabel"]
+    for i in range(n):
+        words = good if i % 2 else bad
+        rows.append(f"the {words[i % 6]} film was {words[(i // 2) % 6]}\t{'pos' if i % 2 else 'neg'}")
+    path = tmp_path / "toy.tsv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_tiny_bert_learns_far_above_chance_and_writes_a_finished_run(ptm_manager, tmp_path):
+    data = _learnable_file(tmp_path)
+    out = tmp_path / "run"
+    metrics = pipeline.train(
+        ptm_manager, model="tiny-bert", data=str(data), out=out, **{**FAST, "epochs": 4, "lr": 2e-3}
+    )
+    assert metrics["accuracy"] >= 0.9
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "curves.png", "metrics.json", "model"]
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["status"] == "finished"
+    assert [h["epoch"] for h in saved["history"]] == [1, 2, 3, 4]
+    for key in ("examples_per_second", "tokens_seen", "train_flops_estimate", "train_seconds"):
+        assert saved[key] > 0, key
+    assert (out / "model" / "model.safetensors").is_file()
+    assert not list((out / "model").glob("*.bin"))
+    assert json.loads((out / "model" / "config.json").read_text())["id2label"] == {"0": "neg", "1": "pos"}
+    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    scores = pipeline.evaluate(ptm_manager, out, data=str(data))
+    assert scores["accuracy"] >= 0.9 and scores["n"] == 240
+    [row] = pipeline.predict(ptm_manager, out, ["the superb film was lovely"])
+    assert row["label"] == "pos" and row["probability"] > 0.5
+
+
+def test_same_seed_same_result(ptm_manager, tmp_path):
+    data = str(_learnable_file(tmp_path, n=64))
+    a = pipeline.train(ptm_manager, model="tiny-bert", data=data, out=tmp_path / "a", **FAST)
+    b = pipeline.train(ptm_manager, model="tiny-bert", data=data, out=tmp_path / "b", **FAST)
+    assert a["step_loss"] == b["step_loss"]
+
+
+def test_existing_run_folder_is_refused_and_left_untouched(ptm_cli, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    result = ptm_cli("train", "--model", "tiny-bert", "--out", str(out), "--quiet")
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"ptm: run folder {out} already exists and is not empty; choose another --out or pass "
+        "--overwrite to replace it"
+    )
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_cli_train_evaluate_predict(ptm_cli, tmp_path):
+    data = str(_learnable_file(tmp_path))
+    out = str(tmp_path / "run")
+    trained = ptm_cli("train", "--model", "tiny-bert", "--data", data, "--epochs", "3",
+                      "--lr", "2e-3", "--max-length", "32", "--out", out, "--quiet")
+    assert trained.exit_code == 0, trained.output
+    assert trained.output.startswith("accuracy ") and f"run folder: {out}" in trained.output
+    scored = ptm_cli("evaluate", out, "--data", data, "--json")
+    assert scored.exit_code == 0, scored.output
+    assert set(json.loads(scored.output)) >= {"accuracy", "f1", "n"}
+    predicted = ptm_cli("predict", out, "the dreadful film was awful", "--json")
+    rows = json.loads(predicted.output)
+    assert rows[0]["label"] == "neg" and set(rows[0]["probabilities"]) == {"neg", "pos"}
+    text = ptm_cli("predict", out, "the lovely film was great").output
+    assert text.startswith("pos\t")
+
+
+def test_lifecycle_hooks_fire_for_run_epoch_step_and_evaluation(ptm_manager, ptm_register, tmp_path):
+    events = []
+
+    class Recorder:
+        @hookimpl
+        def ptm_before_run(self, run):
+            events.append(("before_run", run.command))
+
+        @hookimpl
+        def ptm_after_step(self, step, loss):
+            events.append(("after_step", step))
+
+        @hookimpl
+        def ptm_after_epoch(self, epoch, metrics):
+            events.append(("after_epoch", epoch, "accuracy" in metrics))
+
+        @hookimpl
+        def ptm_after_evaluate(self, split, metrics):
+            events.append(("after_evaluate", split, metrics["n"]))
+
+        @hookimpl
+        def ptm_after_run(self, run, metrics):
+            events.append(("after_run", run.out_dir.name))
+
+    ptm_register(Recorder())
+    data = str(_learnable_file(tmp_path, n=40))
+    pipeline.train(ptm_manager, model="tiny-bert", data=data, out=tmp_path / "r", **{**FAST, "batch_size": 16})
+    assert events == [
+        ("before_run", "train"),
+        ("after_step", 1),
+        ("after_step", 2),
+        ("after_step", 3),
+        ("after_evaluate", "test", 4),
+        ("after_epoch", 1, True),
+        ("after_run", "r"),
+    ]
+
+
+def test_a_run_that_fails_midway_never_looks_finished(ptm_manager, ptm_register, tmp_path):
+    class Crash:
+        @hookimpl
+        def ptm_after_step(self, step):
+            if step == 2:
+                raise RuntimeError("disk full")
+
+    ptm_register(Crash(), name="crash")
+    out = tmp_path / "r"
+    with pytest.raises(Exception, match="plugin 'crash' failed in hook ptm_after_step"):
+        pipeline.train(ptm_manager, model="tiny-bert", data=str(_learnable_file(tmp_path, 64)),
+                       out=out, **{**FAST, "batch_size": 8})
+    assert RunFolder(out).status() == "failed"
+    assert not (out / "model").exists()
+    with pytest.raises(ConfigError, match="is not a finished run"):
+        pipeline.evaluate(ptm_manager, out, data="reviews")
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--epochs", "0", "--epochs must be positive"),
+        ("--batch-size", "-4", "--batch-size must be positive"),
+        ("--lr", "0", "--lr must be positive"),
+        ("--max-length", "4096", "--max-length 4096 exceeds the model's limit of 512 tokens"),
+        ("--device", "cuda", "--device cuda asked for, but torch sees no CUDA GPU"),
+    ],
+)
+def test_bad_hyper_parameters_get_one_line_and_exit_2(ptm_cli, tmp_path, option, value, message):
+    import torch
+
+    if option == "--device" and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    out = tmp_path / "r"
+    result = ptm_cli("train", "--model", "tiny-bert", option, value, "--out", str(out), "--quiet")
+    assert result.exit_code == 2
+    assert result.output.startswith(f"ptm: {message}") and result.output.count("\n") == 1
+    assert not out.exists()  # refused before anything was written
+
+
+def test_unknown_model_offline_is_a_clear_error(ptm_cli, tmp_path):
+    result = ptm_cli("train", "--model", "minlm", "--out", str(tmp_path / "r"), "--quiet")
+    assert result.exit_code == 2
+    assert "model 'minlm' is not a registered model, a folder, or a loadable Hugging Face id" in result.output
+    assert "Did you mean 'minilm'?" in result.output
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_minilm_on_reviews_is_far_above_chance(ptm_manager, tmp_path):
+    metrics = pipeline.train(
+        ptm_manager, model="minilm", data="reviews", out=tmp_path / "r",
+        epochs=1, batch_size=8, progress=False,
+    )
+    assert metrics["accuracy"] >= 0.75
+    assert metrics["final"]["n"] == 200
