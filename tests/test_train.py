@@ -181,3 +181,27 @@ def test_minilm_on_reviews_is_far_above_chance(ptm_manager, tmp_path):
     )
     assert metrics["accuracy"] >= 0.75
     assert metrics["final"]["n"] == 200
+
+
+def test_error_hooks_fire_from_step_to_run(ptm_manager, ptm_register, tmp_path):
+    seen = []
+
+    class Watcher:
+        @hookimpl
+        def ptm_before_step(self, step):
+            if step == 2:
+                raise ValueError("bad batch")
+
+        @hookimpl
+        def ptm_on_epoch_error(self, epoch, error):
+            seen.append(("epoch", epoch, type(error).__name__))
+
+        @hookimpl
+        def ptm_on_run_error(self, run, error):
+            seen.append(("run", run.command, type(error).__name__))
+
+    ptm_register(Watcher(), name="watcher")
+    with pytest.raises(Exception, match="plugin 'watcher' failed in hook ptm_before_step"):
+        pipeline.train(ptm_manager, model="tiny-bert", data=str(_learnable_file(tmp_path, 64)),
+                       out=tmp_path / "r", **{**FAST, "batch_size": 8})
+    assert seen == [("epoch", 1, "PluginHookError"), ("run", "train", "PluginHookError")]

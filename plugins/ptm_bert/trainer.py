@@ -199,34 +199,44 @@ class FineTuner:
         for epoch in range(1, config.epochs + 1):
             if hooks:
                 hooks.before_epoch(run, epoch)
-            model.train()
-            epoch_loss, epoch_batches, epoch_start = 0.0, 0, time.perf_counter()
-            bar = tqdm(
-                loader, desc=f"epoch {epoch}/{config.epochs}", unit="batch",
-                disable=not config.progress, leave=False,
-            )
-            for batch in bar:
-                step += 1
+            try:
+                epoch_loss, epoch_batches, epoch_start = 0.0, 0, time.perf_counter()
+                model.train()
+                bar = tqdm(
+                    loader, desc=f"epoch {epoch}/{config.epochs}", unit="batch",
+                    disable=not config.progress, leave=False,
+                )
+                for batch in bar:
+                    step += 1
+                    if hooks:
+                        hooks.before_step(run, step, batch)
+                    try:
+                        batch = {k: v.to(self.device) for k, v in batch.items()}
+                        loss = model(**batch).loss
+                        loss.backward()
+                        optimizer.step()
+                        scheduler.step()
+                        optimizer.zero_grad(set_to_none=True)
+                    except Exception as error:
+                        if hooks:
+                            hooks.on_step_error(run, step, batch, error)
+                        raise
+                    loss_value = loss.item()
+                    epoch_loss += loss_value
+                    epoch_batches += 1
+                    step_losses.append(loss_value)
+                    tokens += int(batch["attention_mask"].sum())
+                    examples_seen += int(batch["labels"].shape[0])
+                    elapsed = train_seconds + time.perf_counter() - epoch_start
+                    bar.set_postfix(loss=f"{loss_value:.3f}", ex_s=f"{examples_seen / elapsed:.0f}")
+                    if hooks:
+                        hooks.after_step(run, step, batch, loss_value)
+                train_seconds += time.perf_counter() - epoch_start
+                scores = self.evaluate(test, config, run=run, hooks=hooks, split="test")
+            except BaseException as error:
                 if hooks:
-                    hooks.before_step(run, step, batch)
-                batch = {k: v.to(self.device) for k, v in batch.items()}
-                loss = model(**batch).loss
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                loss_value = loss.item()
-                epoch_loss += loss_value
-                step_losses.append(loss_value)
-                epoch_batches += 1
-                tokens += int(batch["attention_mask"].sum())
-                examples_seen += int(batch["labels"].shape[0])
-                elapsed = train_seconds + time.perf_counter() - epoch_start
-                bar.set_postfix(loss=f"{loss_value:.3f}", ex_s=f"{examples_seen / elapsed:.0f}")
-                if hooks:
-                    hooks.after_step(run, step, batch, loss_value)
-            train_seconds += time.perf_counter() - epoch_start
-            scores = self.evaluate(test, config, run=run, hooks=hooks, split="test")
+                    hooks.on_epoch_error(run, epoch, error)
+                raise
             epoch_metrics = {
                 "epoch": epoch,
                 "train_loss": epoch_loss / max(epoch_batches, 1),
