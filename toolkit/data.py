@@ -87,15 +87,6 @@ class TextDataset:
         counts = Counter(example.label for example in self.split(split))
         return {self.label_names[i]: counts.get(i, 0) for i in range(self.num_labels)}
 
-    def limited(self, limit: int | None, seed: int = 0) -> TextDataset:
-        """A copy whose splits hold at most ``limit`` examples each (a seeded sample)."""
-        if limit is None:
-            return self
-        if limit <= 0:
-            raise ConfigError(f"--limit must be a positive number of examples, got {limit}")
-        rng = random.Random(seed)
-        splits = {
-            name: (rng.sample(rows, limit) if len(rows) > limit else rows)
-            for name, rows in self.splits.items()
-        }
-        return TextDataset(self.name, self.label_names, splits, self.task, self.source, self.extra)
+    def evaluation_split(self) -> list[Example]:
+        """What to score a model on: the ``test`` split when there is one, else every example."""
+        return self.split("test" if "test" in self.splits else "all")

@@ -11,6 +11,7 @@ and returns an object with ``check(config)``, ``fit(train, test, config, run=, h
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -99,9 +100,12 @@ def train(
                 f"--eval-data labels {list(held_out.label_names)} differ from --data labels "
                 f"{list(dataset.label_names)}"
             )
-        test_rows = held_out.split("test") if "test" in held_out.splits else held_out.split("all")
+        test_rows = held_out.evaluation_split()
     if limit is not None:
-        train_rows = TextDataset("t", dataset.label_names, {"train": train_rows}).limited(limit, seed).split("train")
+        if limit <= 0:
+            raise ConfigError(f"--limit must be a positive number of examples, got {limit}")
+        if limit < len(train_rows):
+            train_rows = random.Random(seed).sample(train_rows, limit)
     present = {e.label for e in train_rows}
     if len(present) < 2:
         raise ConfigError(
@@ -175,11 +179,12 @@ def evaluate(
             f"was trained on {list(fitter.label_names)}"
         )
     split = "test" if "test" in dataset.splits else "all"
+    examples = dataset.evaluation_split()
     run = RunContext("evaluate", config={"run": str(folder.path), "data": data}, device=fitter.device)
     hooks = pm.hooks
     hooks.before_run(run)
     try:
-        scores = fitter.evaluate(dataset.split(split), run=run, hooks=hooks, split=split)
+        scores = fitter.evaluate(examples, run=run, hooks=hooks, split=split)
     except BaseException as error:
         hooks.on_run_error(run, error)
         raise

@@ -53,19 +53,23 @@ def _quiet_transformers() -> None:
 
 
 def load_pretrained(
-    name_or_path: str | os.PathLike[str], *, num_labels: int = 2, labels: Sequence[str] | None = None
+    name_or_path: str | os.PathLike[str],
+    *,
+    num_labels: int | None = None,
+    labels: Sequence[str] | None = None,
 ) -> LoadedModel:
     """Load a BERT classifier and tokenizer from a folder or a Hugging Face hub id.
 
-    Weights are read as safetensors only and remote code is never run.
+    With ``num_labels`` the head is new, sized and named for those labels; without it the saved
+    head and its label names are kept (a fine-tuned run). Weights are read as safetensors only
+    and remote code is never run.
     """
     from transformers import AutoTokenizer, BertForSequenceClassification
 
     _quiet_transformers()
     source = str(name_or_path)
-    model = BertForSequenceClassification.from_pretrained(
-        source, use_safetensors=True, **_label_maps(num_labels, labels)
-    )
+    heads = {} if num_labels is None else _label_maps(num_labels, labels)
+    model = BertForSequenceClassification.from_pretrained(source, use_safetensors=True, **heads)
     tokenizer = AutoTokenizer.from_pretrained(source)
     return LoadedModel(model, tokenizer)
 
@@ -87,15 +91,6 @@ def load_tiny_bert(
     config = BertConfig(vocab_size=tokenizer.vocab_size, **TINY_BERT, **_label_maps(num_labels, labels))
     torch.manual_seed(seed)
     return LoadedModel(BertForSequenceClassification(config), tokenizer)
-
-
-def load_saved(model_dir: str | os.PathLike[str]) -> LoadedModel:
-    """Reload a fine-tuned classifier (its config carries the label names)."""
-    from transformers import AutoTokenizer, BertForSequenceClassification
-
-    _quiet_transformers()
-    model = BertForSequenceClassification.from_pretrained(str(model_dir), use_safetensors=True)
-    return LoadedModel(model, AutoTokenizer.from_pretrained(str(model_dir)))
 
 
 def load_ref(*, ref: str, num_labels: int = 2, labels: Sequence[str] | None = None) -> LoadedModel:

@@ -21,7 +21,7 @@ from toolkit.context import RunContext
 from toolkit.data import Example
 from toolkit.errors import ConfigError
 
-from ptm_bert.models import LoadedModel
+from ptm_bert.models import LoadedModel, load_pretrained
 
 
 @dataclass
@@ -49,6 +49,12 @@ class TrainConfig:
             raise ConfigError(
                 f"--max-length {self.max_length} exceeds the model's limit of {model_max_length} tokens"
             )
+
+
+def _as_config(config: TrainConfig | dict[str, Any] | None) -> TrainConfig:
+    if isinstance(config, dict):
+        return TrainConfig(**config)
+    return config or TrainConfig()
 
 
 def pick_device(device: str = "auto") -> str:
@@ -101,7 +107,7 @@ class FineTuner:
 
     def check(self, config: TrainConfig | dict[str, Any]) -> TrainConfig:
         """Validate hyper-parameters against this model; raise a one-line error if wrong."""
-        config = TrainConfig(**config) if isinstance(config, dict) else config
+        config = _as_config(config)
         config.check(self.max_positions)
         return config
 
@@ -296,7 +302,7 @@ class FineTuner:
         split: str = "test",
     ) -> dict[str, Any]:
         """Accuracy, macro-F1, confusion matrix and n on labelled examples."""
-        config = TrainConfig(**config) if isinstance(config, dict) else (config or TrainConfig())
+        config = _as_config(config)
         run = run or RunContext("evaluate")
         if not examples:
             raise ConfigError(f"no examples to evaluate in split '{split}'")
@@ -323,6 +329,4 @@ class FineTuner:
     @classmethod
     def from_saved(cls, model_dir: Path, *, device: str = "auto") -> FineTuner:
         """Reload a model saved by :meth:`save` (safetensors only; no remote code)."""
-        from ptm_bert.models import load_saved
-
-        return cls(load_saved(model_dir), device=device)
+        return cls(load_pretrained(model_dir), device=device)

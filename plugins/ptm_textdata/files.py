@@ -57,7 +57,7 @@ def _records(path: Path) -> list[dict]:
     return list(csv.DictReader(text.splitlines(), delimiter=delimiter, quoting=quoting))
 
 
-def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...], role: str, path: Path) -> str:
+def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], role: str, path: Path) -> str:
     if wanted is not None:
         if wanted not in columns:
             raise ConfigError(
@@ -85,8 +85,8 @@ def load_file(
     if not records:
         raise ConfigError(f"{path} has a header but no rows")
     columns = list(records[0].keys())
-    text_key = _pick(columns, text_column, TEXT_COLUMNS, "text", path)
-    label_key = _pick(columns, label_column, LABEL_COLUMNS, "label", path)
+    text_key = pick_column(columns, text_column, TEXT_COLUMNS, "text", path)
+    label_key = pick_column(columns, label_column, LABEL_COLUMNS, "label", path)
     texts, labels = [], []
     for number, record in enumerate(records, start=2 if path.suffix != ".jsonl" else 1):
         text, label = record.get(text_key), record.get(label_key)

@@ -10,7 +10,7 @@ from pathlib import Path
 from toolkit.data import Example, TextDataset
 from toolkit.errors import ConfigError
 
-from ptm_textdata.files import LABEL_COLUMNS, TEXT_COLUMNS, _pick
+from ptm_textdata.files import LABEL_COLUMNS, TEXT_COLUMNS, pick_column
 
 
 def load_hub(
@@ -40,8 +40,8 @@ def load_hub(
     first = next(iter(loaded.values()))
     columns = list(first.column_names)
     where = Path(ref)
-    text_key = _pick(columns, text_column, TEXT_COLUMNS, "text", where)
-    label_key = _pick(columns, label_column, LABEL_COLUMNS, "label", where)
+    text_key = pick_column(columns, text_column, TEXT_COLUMNS, "text", where)
+    label_key = pick_column(columns, label_column, LABEL_COLUMNS, "label", where)
     feature = first.features[label_key]
     names = tuple(getattr(feature, "names", None) or [])
     splits: dict[str, list[Example]] = {}
