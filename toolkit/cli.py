@@ -68,8 +68,24 @@ class PtmGroup(click.Group):
         return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
-        with ptm_errors(debug=bool(ctx.meta.get("ptm.debug"))):
+        import warnings
+
+        with ptm_errors(debug=bool(ctx.meta.get("ptm.debug"))), warnings.catch_warnings():
+            warnings.showwarning = _show_warning
             return super().invoke(ctx)
+
+
+def _show_warning(message: Any, category: type, filename: str, lineno: int,
+                  file: Any = None, line: Any = None) -> None:
+    """Our warnings as one line for people; everyone else's as usual."""
+    import warnings
+
+    from toolkit.errors import PtmWarning
+
+    if issubclass(category, PtmWarning):
+        click.echo(f"ptm: warning: {message}", err=True)
+    else:
+        click.echo(warnings.formatwarning(message, category, filename, lineno, line), err=True, nl=False)
 
 
 class ptm_errors:  # noqa: N801 - used as a context manager, reads like a statement
@@ -220,39 +236,66 @@ def _with(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
 @click.option("--model", default="minilm", show_default=True, help="Model id, folder or Hugging Face id.")
 @click.option("--data", default="reviews", show_default=True, help="Dataset id, .tsv/.csv/.jsonl file or hf:NAME.")
 @click.option("--eval-data", default=None, help="Evaluate on this data instead of a held-out part of --data.")
-@click.option("--epochs", type=int, default=1, show_default=True)
-@click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--lr", type=float, default=1e-4, show_default=True, help="Peak learning rate (AdamW).")
-@click.option("--max-length", type=int, default=128, show_default=True, help="Tokens kept per text.")
+@click.option("--epochs", type=int, default=None, help="Passes over the data  [default: 1; 10 with --privacy]")
+@click.option("--batch-size", type=int, default=None, help="[default: 8; 256 with --privacy]")
+@click.option("--lr", type=float, default=None, help="Peak learning rate (AdamW)  [default: 1e-4; 5e-3 with --privacy]")
+@click.option("--max-length", type=int, default=None, help="Tokens kept per text  [default: 128; 64 with --privacy]")
+@click.option("--trainable", default=None, help="Parameters to train: all, head, topN (e.g. top2) or lora  [default: all; head with --privacy]")
 @click.option("--limit", type=int, default=None, help="Train on at most N examples (a seeded sample).")
-@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--seed", type=int, default=None, help="[default: 42]")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--privacy", default=None, help="Train with a privacy mechanism, e.g. dp-sgd.")
+@click.option("--epsilon", type=float, default=None, help="Privacy budget epsilon for the whole run (with --privacy); inf for none.")
+@click.option("--delta", type=float, default=None, help="Privacy delta  [default: 1/N for N training examples]")
+@click.option("--max-grad-norm", type=float, default=None, help="Per-example gradient clipping norm  [default: 1.0]")
+@click.option("--accountant", type=click.Choice(["rdp", "prv", "gdp"]), default=None, help="Privacy accountant  [default: rdp]")
+@click.option("--grad-sample-mode", type=click.Choice(["hooks", "functorch", "ghost"]), default=None, help="Opacus per-example gradient engine.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder to create.")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_with(_data_columns)
-def train_command(model: str, data: str, eval_data: str | None, epochs: int, batch_size: int,
-                  lr: float, max_length: int, limit: int | None, seed: int, device: str,
-                  out: Path, overwrite: bool, quiet: bool, text_column: str | None,
-                  label_column: str | None) -> None:
-    """Fine-tune a model on labelled text and write a run folder."""
+def train_command(model: str, data: str, eval_data: str | None, epochs: int | None,
+                  batch_size: int | None, lr: float | None, max_length: int | None,
+                  trainable: str | None, limit: int | None, seed: int | None, device: str,
+                  privacy: str | None, epsilon: float | None, delta: float | None,
+                  max_grad_norm: float | None, accountant: str | None,
+                  grad_sample_mode: str | None, out: Path, overwrite: bool, quiet: bool,
+                  text_column: str | None, label_column: str | None) -> None:
+    """Fine-tune a model on labelled text and write a run folder.
+
+    With --privacy dp-sgd --epsilon E the run is (epsilon, delta)-differentially private.
+    """
     from toolkit import pipeline
 
     pm = plugin_manager()
+    if privacy is not None and epsilon is None:
+        raise PtmUsageError(f"--privacy {privacy} needs a budget: add --epsilon (e.g. --epsilon 8)")
     with ptm_errors():
         metrics = pipeline.train(
             pm, model=model, data=data, out=out, overwrite=overwrite, eval_data=eval_data,
             text_column=text_column, label_column=label_column, limit=limit, device=device,
+            privacy=privacy,
+            privacy_options={
+                "epsilon": epsilon, "delta": delta, "max_grad_norm": max_grad_norm,
+                "accountant": accountant, "grad_sample_mode": grad_sample_mode,
+            },
             epochs=epochs, batch_size=batch_size, lr=lr, max_length=max_length, seed=seed,
-            progress=not quiet,
+            trainable=trainable, progress=not quiet,
         )
     final = metrics["final"]
     click.echo(
         f"accuracy {final['accuracy']:.3f}  macro-F1 {final['f1']:.3f}  (n={final['n']} held out)\n"
         f"{metrics['train_examples']} examples, {metrics['steps']} steps, "
         f"{metrics['examples_per_second']:.1f} examples/s, {metrics['train_seconds']:.1f} s "
-        f"on {metrics['device']}\nrun folder: {out}"
+        f"on {metrics['device']}"
     )
+    if privacy is not None:
+        click.echo(
+            f"privacy: ({metrics['epsilon']:.2f}, {metrics['delta']:.2g})-DP by {privacy} "
+            f"(noise multiplier {metrics['noise_multiplier']:.3f}, sample rate "
+            f"{metrics['sample_rate']:.4f}, {metrics['steps']} steps, {metrics['accountant']} accountant)"
+        )
+    click.echo(f"run folder: {out}")
 
 
 @click.command("evaluate")

@@ -54,6 +54,10 @@ class ConfigError(PtmError, ValueError):
     """A user-supplied value is out of range or inconsistent."""
 
 
+class PtmWarning(UserWarning):
+    """Something works but deserves a second look; the CLI prints ``ptm: warning: <message>``."""
+
+
 def _quoted_or(words: list[str]) -> str:
     quoted = [f"'{w}'" for w in words]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]

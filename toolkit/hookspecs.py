@@ -118,7 +118,10 @@ def ptm_register_trainers(register: Callable[[TrainerSpec], TrainerSpec]) -> Non
 def ptm_register_privacy(register: Callable[[PrivacySpec], PrivacySpec]) -> None:
     """Register the privacy mechanisms this plugin provides (for example DP-SGD).
 
-    Called once, the first time the registry is built.
+    Called once, the first time the registry is built. A mechanism wraps the trainer's model,
+    optimizer, loss and data loader; :class:`~toolkit.registry.PrivacySpec` documents the
+    methods its factory's object must have (``plan``, ``wrap``, ``accumulate``, ``epsilon``,
+    ``report``, ``close``). ``ptm train --privacy ID --epsilon E`` uses it.
 
     Args:
         register: call it with one :class:`~toolkit.registry.PrivacySpec` per mechanism.

@@ -4,7 +4,8 @@ The pipeline knows no BERT: it resolves references through the registry, hands t
 plugin loaded to the trainer a plugin supplied, and writes the run folder.
 
 A trainer factory (``TrainerSpec.factory``) is called as ``factory(loaded_model, device=...)``
-and returns an object with ``check(config)``, ``fit(train, test, config, run=, hooks=, privacy=)``,
+and returns an object with ``check(config)`` (returning the resolved config, with at least
+``batch_size`` and ``epochs``), ``fit(train, test, config, run=, hooks=, privacy=)``,
 ``evaluate(examples, config, run=, hooks=, split=)``, ``predict_proba(texts)``, ``save(dir)``,
 ``label_names``; the factory itself has ``from_saved(model_dir, device=...)``.
 """
@@ -22,7 +23,7 @@ from toolkit.context import RunContext
 from toolkit.data import TextDataset
 from toolkit.errors import ConfigError, PtmError, UnknownIdError
 from toolkit.manager import PtmPluginManager
-from toolkit.registry import DatasetSpec, ModelSpec, TaskSpec, TrainerSpec, closest
+from toolkit.registry import DatasetSpec, ModelSpec, PrivacySpec, TaskSpec, TrainerSpec, closest
 from toolkit.runs import RunFolder
 
 DEFAULT_TRAINER = "finetune"
@@ -84,15 +85,34 @@ def train(
     limit: int | None = None,
     device: str = "auto",
     trainer: str = DEFAULT_TRAINER,
+    privacy: str | None = None,
+    privacy_options: dict[str, Any] | None = None,
     **hyper: Any,
 ) -> dict[str, Any]:
-    """Fine-tune ``model`` on ``data`` and write a run folder at ``out``; return its metrics."""
+    """Fine-tune ``model`` on ``data`` and write a run folder at ``out``; return its metrics.
+
+    ``hyper`` holds the trainer's hyper-parameters (``None`` values mean "the default"). With
+    ``privacy`` (a privacy id such as ``dp-sgd``) the mechanism is built from
+    ``privacy_options`` and its spec's ``defaults`` fill in the hyper-parameters not given.
+    """
     registry = pm.registry
+    hyper = {k: v for k, v in hyper.items() if v is not None}
+    privacy_options = {k: v for k, v in (privacy_options or {}).items() if v is not None}
+    mechanism = None
+    if privacy is not None:
+        privacy_spec = registry.get(PrivacySpec, privacy)
+        hyper = {**privacy_spec.defaults, **hyper}
+        mechanism = privacy_spec.load()(**privacy_options)
+    elif privacy_options:
+        raise ConfigError(
+            f"{', '.join('--' + k.replace('_', '-') for k in privacy_options)} only apply with "
+            "--privacy (e.g. --privacy dp-sgd --epsilon 8)"
+        )
     seed = int(hyper.get("seed", 42))
     trainer_factory = registry.get(TrainerSpec, trainer).load()
     dataset = load_data(pm, data, text_column=text_column, label_column=label_column)
     registry.get(TaskSpec, dataset.task)
-    train_rows, test_rows = dataset.train_test(seed=seed)
+    train_rows, test_rows = training_split(dataset, seed=seed, limit=limit)
     if eval_data is not None:
         held_out = load_data(pm, eval_data, text_column=text_column, label_column=label_column)
         if held_out.label_names != dataset.label_names:
@@ -101,11 +121,6 @@ def train(
                 f"{list(dataset.label_names)}"
             )
         test_rows = held_out.evaluation_split()
-    if limit is not None:
-        if limit <= 0:
-            raise ConfigError(f"--limit must be a positive number of examples, got {limit}")
-        if limit < len(train_rows):
-            train_rows = random.Random(seed).sample(train_rows, limit)
     present = {e.label for e in train_rows}
     if len(present) < 2:
         raise ConfigError(
@@ -116,7 +131,9 @@ def train(
     # Everything that can be wrong with the input is checked before the run folder exists.
     loaded = load_model(pm, model, label_names=dataset.label_names)
     fitter = trainer_factory(loaded, device=device)
-    fitter.check(hyper)
+    checked = fitter.check(hyper)
+    if mechanism is not None:
+        mechanism.plan(len(train_rows), checked.batch_size, checked.epochs)
     folder = RunFolder.create(out, overwrite=overwrite)
     config = {
         "command": "train",
@@ -129,6 +146,8 @@ def train(
         "limit": limit,
         "device": fitter.device,
         "hyper": hyper,
+        "privacy": privacy,
+        "privacy_options": privacy_options,
         "toolkit_version": __version__,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -137,7 +156,7 @@ def train(
     hooks = pm.hooks
     hooks.before_run(run)
     try:
-        metrics = fitter.fit(train_rows, test_rows, hyper, run=run, hooks=hooks)
+        metrics = fitter.fit(train_rows, test_rows, hyper, run=run, hooks=hooks, privacy=mechanism)
         folder.save_model(fitter.save)
         metrics.update(model=model, data=data, device=fitter.device, label_names=list(dataset.label_names))
         from toolkit.plots import training_curves
@@ -151,6 +170,19 @@ def train(
         raise
     hooks.after_run(run, metrics)
     return {"status": "finished", **metrics}
+
+
+def training_split(
+    dataset: TextDataset, *, seed: int = 42, limit: int | None = None
+) -> tuple[list[Any], list[Any]]:
+    """The examples a run trains and is scored on: what ``train`` uses, replayable from config."""
+    train_rows, test_rows = dataset.train_test(seed=seed)
+    if limit is not None:
+        if limit <= 0:
+            raise ConfigError(f"--limit must be a positive number of examples, got {limit}")
+        if limit < len(train_rows):
+            train_rows = random.Random(seed).sample(train_rows, limit)
+    return train_rows, test_rows
 
 
 def open_run(pm: PtmPluginManager, run_dir: str | Path, *, device: str = "auto") -> tuple[RunFolder, Any]:

@@ -15,7 +15,7 @@ import difflib
 import fnmatch
 import importlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, TypeVar
 
@@ -121,12 +121,28 @@ class TrainerSpec(_WithFactory):
 class PrivacySpec(_WithFactory):
     """A privacy mechanism that wraps training (for example DP-SGD).
 
+    The factory is called with the user's privacy options (``epsilon``, ``delta``,
+    ``max_grad_norm``, ``accountant``, ``grad_sample_mode``; those not given are left out) and
+    returns a mechanism with:
+
+    - ``plan(examples, batch_size, epochs)``: check the budget can be met, before anything is
+      written (raise :class:`~toolkit.errors.ConfigError` if not);
+    - ``wrap(model, optimizer, criterion, loader, *, epochs)``: return the four objects the
+      training loop then uses;
+    - ``accumulate(optimizer)``: keep the gradients of one part of a batch that the trainer
+      splits into parts (``micro_batch_size``), without stepping;
+    - ``epsilon()``: the budget spent so far (recorded after every epoch);
+    - ``report()``: a JSON-safe dict merged into metrics.json (top-level ``epsilon``, ``delta``);
+    - ``close()``: undo what ``wrap`` attached, once training ends.
+
     Attributes:
         guarantee: the promise it makes, for people (``"(epsilon, delta)-DP"``).
+        defaults: training hyper-parameters that suit this mechanism (a user's own values win).
     """
 
     kind: ClassVar[str] = "privacy"
     guarantee: str = ""
+    defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,62 +1,228 @@
-"""DP-SGD with Opacus: wrap a model, optimizer and data loader to meet a target (epsilon, delta)."""
+"""DP-SGD with Opacus: train so that the finished model is (epsilon, delta)-differentially private.
+
+Each step clips every example's gradient to norm ``max_grad_norm`` and adds Gaussian noise of
+standard deviation ``noise_multiplier * max_grad_norm`` to their sum (Abadi et al. 2016).
+Batches are drawn by Poisson sampling (each example joins a step with probability
+``sample_rate``), which is what the accountants assume. The noise multiplier is calibrated up
+front so that the planned number of steps spends the target epsilon, and the accountant then
+reports the epsilon actually spent after every epoch.
+
+The trainer knows nothing of this module: it calls :meth:`DPSGD.wrap`, ``epsilon()``,
+``report()`` and ``close()`` (the privacy contract in :class:`toolkit.registry.PrivacySpec`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
-from toolkit.errors import ConfigError
+from toolkit.errors import ConfigError, PtmWarning
 
+from ptm_dp.defaults import DP_DEFAULTS  # noqa: F401 - re-exported for the lessons
+
+ACCOUNTANTS = ("rdp", "prv", "gdp")
+# Opacus' per-sample gradient engines; measured in benchmarks/privacy.py.
+GRAD_SAMPLE_MODES = ("hooks", "functorch", "ghost")
+DEFAULT_GRAD_SAMPLE_MODE = "hooks"
 
 @dataclass
-class PrivateTraining:
-    """The private versions of the training objects, and the accountant that tracks them."""
+class DPSGD:
+    """A DP-SGD mechanism: plan the noise, wrap the training objects, account for the budget.
 
-    engine: Any
-    model: Any
-    optimizer: Any
-    data_loader: Any
-    delta: float
+    Args:
+        epsilon: the target epsilon for the whole run (``math.inf`` trains without noise or
+            clipping, the non-private reference of a sweep).
+        delta: the target delta; ``None`` means 1/N for N training examples.
+        max_grad_norm: the per-example clipping norm C.
+        accountant: ``rdp`` (Mironov 2017), ``prv`` (Gopi et al. 2021) or ``gdp`` (Dong et al. 2019).
+        grad_sample_mode: Opacus' per-sample gradient engine (``hooks``, ``functorch``, ``ghost``).
+    """
+
+    epsilon_target: float
+    delta: float | None = None
+    max_grad_norm: float = 1.0
+    accountant: str = "rdp"
+    grad_sample_mode: str = DEFAULT_GRAD_SAMPLE_MODE
+    noise_multiplier: float | None = field(default=None, init=False)
+    sample_rate: float | None = field(default=None, init=False)
+    planned_steps: int | None = field(default=None, init=False)
+    examples: int | None = field(default=None, init=False)
+    _engine: Any = field(default=None, init=False, repr=False)
+    _model: Any = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.epsilon_target > 0:
+            raise ConfigError(f"epsilon must be > 0, got {self.epsilon_target}; try --epsilon 8")
+        if self.delta is not None and not 0 < self.delta < 1:
+            raise ConfigError(f"delta must lie in (0, 1), got {self.delta}; leave it out for 1/N")
+        if not self.max_grad_norm > 0:
+            raise ConfigError(f"--max-grad-norm must be > 0, got {self.max_grad_norm}; try 1.0")
+        if self.accountant not in ACCOUNTANTS:
+            raise ConfigError(f"unknown accountant '{self.accountant}'; use {', '.join(ACCOUNTANTS)}")
+        if self.grad_sample_mode not in GRAD_SAMPLE_MODES:
+            raise ConfigError(
+                f"unknown grad sample mode '{self.grad_sample_mode}'; use {', '.join(GRAD_SAMPLE_MODES)}"
+            )
 
     @property
-    def noise_multiplier(self) -> float:
-        return float(self.optimizer.noise_multiplier)
+    def private(self) -> bool:
+        return math.isfinite(self.epsilon_target)
+
+    def plan(self, examples: int, batch_size: int, epochs: int) -> None:
+        """Resolve delta and calibrate the noise for ``epochs`` over ``examples``; no training.
+
+        Called before anything is written, so an unreachable budget is a one-line error.
+        """
+        if examples < 2:
+            raise ConfigError("DP-SGD needs at least two training examples")
+        self.examples = examples
+        if self.delta is None:
+            self.delta = 1.0 / examples
+        elif self.delta >= 1.0 / examples:
+            warnings.warn(
+                f"delta {self.delta:g} is at least 1/N = {1 / examples:g} for N = {examples} "
+                "examples: a mechanism could then publish one example outright; "
+                "choose a delta well below 1/N",
+                PtmWarning,
+                stacklevel=2,
+            )
+        # As Opacus' Poisson loader does: one step per batch of the plain loader, each
+        # example joining a step with probability 1 / steps-per-epoch.
+        steps_per_epoch = math.ceil(examples / batch_size)
+        self.sample_rate = 1.0 / steps_per_epoch
+        self.planned_steps = epochs * steps_per_epoch
+        if not self.private:
+            self.noise_multiplier = 0.0
+            return
+        from opacus.accountants.utils import get_noise_multiplier
+
+        try:
+            with warnings.catch_warnings():
+                # Opacus' note that a larger RDP order might help: not the user's concern.
+                warnings.filterwarnings("ignore", message="Optimal order", category=UserWarning)
+                self.noise_multiplier = float(
+                    get_noise_multiplier(
+                        target_epsilon=self.epsilon_target,
+                        target_delta=self.delta,
+                        sample_rate=self.sample_rate,
+                        epochs=epochs,
+                        accountant=self.accountant,
+                    )
+                )
+        except ValueError:
+            raise ConfigError(
+                f"epsilon {self.epsilon_target:g} cannot be reached with {examples} examples, "
+                f"batch size {batch_size} and {epochs} epochs (delta {self.delta:g}); raise "
+                "--epsilon, or lower --epochs or --batch-size"
+            ) from None
+
+    def wrap(self, model: Any, optimizer: Any, criterion: Any, loader: Any, *, epochs: int) -> tuple:
+        """Make the model, optimizer, loss and loader private (Poisson batches, clipping, noise)."""
+        from opacus import PrivacyEngine
+
+        # Known, harmless notices that would bury the run's output: Opacus' reminder that its
+        # noise comes from torch's fast PRNG (recorded as "secure_rng": false in the report),
+        # and torch's note on backward hooks of frozen layers.
+        for notice in ("Secure RNG turned off", "Full backward hook is firing", "In CPU autocast"):
+            warnings.filterwarnings("ignore", message=notice, category=UserWarning)
+        if self.noise_multiplier is None:
+            self.plan(len(loader.dataset), loader.batch_size, epochs)
+        self._engine = PrivacyEngine(accountant=self.accountant)
+        options: dict[str, Any] = {}
+        if self.grad_sample_mode == "ghost":
+            options["criterion"] = criterion
+        wrapped = self._engine.make_private(
+            module=model,
+            optimizer=optimizer,
+            data_loader=loader,
+            noise_multiplier=self.noise_multiplier,
+            # With epsilon = inf: no noise, and a clipping norm no gradient reaches.
+            max_grad_norm=self.max_grad_norm if self.private else 1e9,
+            poisson_sampling=True,
+            grad_sample_mode=self.grad_sample_mode,
+            **options,
+        )
+        if self.grad_sample_mode == "ghost":
+            model, optimizer, criterion, loader = wrapped
+        else:
+            model, optimizer, loader = wrapped
+        self._model = model
+        return model, optimizer, criterion, loader
+
+    def accumulate(self, optimizer: Any) -> None:
+        """Clip and keep this part's per-example gradients; the noisy step comes later.
+
+        The trainer calls it between the parts of one Poisson batch (see
+        ``FineTuner.micro_batches``): the batch is still one step of the mechanism.
+        """
+        optimizer.signal_skip_step(do_skip=True)
+        optimizer.step()
+        optimizer.zero_grad()
+
+    def steps(self) -> int:
+        """Optimizer steps the accountant has seen."""
+        if self._engine is None:
+            return 0
+        return sum(n for _, _, n in self._engine.accountant.history)
 
     def epsilon(self) -> float:
         """The epsilon spent so far at this run's delta, from Opacus' accountant."""
-        return float(self.engine.get_epsilon(self.delta))
+        if not self.private:
+            return math.inf
+        if self._engine is None or not self._engine.accountant.history:
+            return 0.0
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Optimal order", category=UserWarning)
+            return float(self._engine.get_epsilon(self.delta))
+
+    def report(self) -> dict[str, Any]:
+        """What metrics.json records: the guarantee and how it was reached."""
+        return {
+            "mechanism": "dp-sgd",
+            "epsilon": self.epsilon(),
+            "delta": self.delta,
+            "target_epsilon": self.epsilon_target,
+            "noise_multiplier": self.noise_multiplier,
+            "sample_rate": self.sample_rate,
+            "steps": self.steps(),
+            "max_grad_norm": self.max_grad_norm if self.private else None,
+            "accountant": self.accountant,
+            "grad_sample_mode": self.grad_sample_mode,
+            "examples": self.examples,
+            "secure_rng": False,
+        }
+
+    def close(self) -> None:
+        """Remove Opacus' hooks from the trained model (it is saved and used as a plain model)."""
+        if self._model is not None and hasattr(self._model, "_close"):
+            self._model._close()
 
 
-def make_private(
-    model: Any,
-    optimizer: Any,
-    data_loader: Any,
+def make_dp_sgd(
     *,
     epsilon: float,
-    delta: float,
-    epochs: int,
-    max_grad_norm: float = 1.0,
-    accountant: str = "rdp",
-) -> PrivateTraining:
-    """Calibrate the noise so that ``epochs`` of training spend at most ``epsilon``.
-
-    Uses Poisson sampling and Opacus' accountant (``rdp``, ``prv`` or ``gdp``).
-    """
-    if not epsilon > 0:
-        raise ConfigError(f"epsilon must be > 0, got {epsilon}; try --epsilon 8")
-    if not 0 < delta < 1:
-        raise ConfigError(f"delta must lie in (0, 1), got {delta}; try 1/N for N examples")
-    from opacus import PrivacyEngine
-
-    engine = PrivacyEngine(accountant=accountant)
-    model, optimizer, data_loader = engine.make_private_with_epsilon(
-        module=model,
-        optimizer=optimizer,
-        data_loader=data_loader,
-        target_epsilon=epsilon,
-        target_delta=delta,
-        epochs=epochs,
-        max_grad_norm=max_grad_norm,
-        poisson_sampling=True,
+    delta: float | None = None,
+    max_grad_norm: float | None = None,
+    accountant: str | None = None,
+    grad_sample_mode: str | None = None,
+) -> DPSGD:
+    """The ``dp-sgd`` factory: ``ptm train --privacy dp-sgd --epsilon 8 [--delta ...]``."""
+    return DPSGD(
+        epsilon_target=float(epsilon),
+        delta=delta,
+        max_grad_norm=1.0 if max_grad_norm is None else max_grad_norm,
+        accountant=accountant or "rdp",
+        grad_sample_mode=grad_sample_mode or DEFAULT_GRAD_SAMPLE_MODE,
     )
-    return PrivateTraining(engine, model, optimizer, data_loader, delta)
+
+
+def epsilon_for(noise_multiplier: float, sample_rate: float, steps: int, delta: float,
+                accountant: str = "rdp") -> float:
+    """Epsilon of a finished run, straight from a fresh Opacus accountant (for comparisons)."""
+    from opacus.accountants import create_accountant
+
+    fresh = create_accountant(accountant)
+    fresh.history = [(noise_multiplier, sample_rate, steps)]
+    return float(fresh.get_epsilon(delta))

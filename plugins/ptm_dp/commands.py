@@ -1,0 +1,97 @@
+"""``ptm privacy``: the mechanisms, the privacy-utility sweep and the membership-inference audit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ptm_dp.mechanism_command import mechanism_command
+from toolkit.cli import plugin_manager, ptm_errors
+from toolkit.errors import ConfigError
+
+
+@click.group("privacy")
+def privacy_group() -> None:
+    """Differential privacy: mechanisms, DP-SGD sweeps and membership-inference audits."""
+
+
+privacy_group.add_command(mechanism_command)
+
+
+@privacy_group.command("sweep")
+@click.option("--model", default="minilm", show_default=True, help="Model id, folder or hub id.")
+@click.option("--data", default="reviews", show_default=True, help="Dataset id or file.")
+@click.option("--epsilons", default="1,3,8,inf", show_default=True, help="Comma-separated; inf = no noise.")
+@click.option("--limit", type=int, default=None, help="Train on at most N examples.")
+@click.option("--eval-data", default=None, help="Evaluate on this data instead of a held-out part.")
+@click.option("--epochs", type=int, default=None)
+@click.option("--batch-size", type=int, default=None)
+@click.option("--lr", type=float, default=None)
+@click.option("--trainable", default=None, help="all, head, topN or lora.")
+@click.option("--seed", type=int, default=None)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the runs, sweep.json and sweep.png.")
+@click.option("--overwrite", is_flag=True)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def sweep_command(model: str, data: str, epsilons: str, limit: int | None, eval_data: str | None,
+                  epochs: int | None, batch_size: int | None, lr: float | None,
+                  trainable: str | None, seed: int | None, device: str, out: Path,
+                  overwrite: bool, quiet: bool, as_json: bool) -> None:
+    """Train one model per epsilon and plot accuracy against epsilon (PNG + JSON)."""
+    from ptm_dp.sweep import parse_epsilons, sweep
+
+    with ptm_errors():
+        result = sweep(
+            plugin_manager(), epsilons=parse_epsilons(epsilons), out=out, overwrite=overwrite,
+            model=model, data=data, limit=limit, eval_data=eval_data, device=device,
+            epochs=epochs, batch_size=batch_size, lr=lr, trainable=trainable, seed=seed,
+            progress=not quiet,
+        )
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo("target epsilon  epsilon spent  accuracy  seconds")
+    for row in result["runs"]:
+        spent = row["epsilon"]
+        click.echo(f"{row['target_epsilon']:>14g}  {spent:>13.3g}  {row['accuracy']:>8.3f}  {row['seconds']:>7.1f}")
+    click.echo(f"plot: {out / 'sweep.png'}")
+
+
+@privacy_group.command("audit")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--members", default=None, help="Training data (default: the run's own training examples).")
+@click.option("--non-members", default=None, help="Unseen data (default: the run's held-out examples).")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the ROC plot (default: RUN_DIR/audit_roc.png).")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def audit_command(run_dir: Path, members: str | None, non_members: str | None, plot: Path | None,
+                  device: str, as_json: bool) -> None:
+    """Membership inference on a trained run: a loss-threshold attack (Yeom et al. 2018).
+
+    Reports ROC AUC and the true-positive rate at 0.1% and 1% false positives, with a ROC plot.
+    """
+    from ptm_dp.audit import audit_run, plot_roc
+
+    with ptm_errors():
+        result, folder = audit_run(plugin_manager(), run_dir, members=members,
+                                   non_members=non_members, device=device)
+        target = plot or folder.path / "audit_roc.png"
+        if plot is not None and plot.exists():
+            raise ConfigError(f"{plot} exists; choose another --plot")
+        plot_roc(result, target, title=f"membership inference on {folder.path.name}")
+        folder.write_json("audit.json", result.to_dict())
+    if as_json:
+        click.echo(json.dumps({**result.to_dict(), "plot": str(target)}))
+        return
+    tpr = result.tpr_at_fpr
+    click.echo(
+        f"attack AUC {result.auc:.3f} on {result.members} members vs {result.non_members} non-members "
+        f"(0.5 = guessing)\nTPR at 0.1% FPR {tpr['0.001']:.3f}, at 1% FPR {tpr['0.01']:.3f} "
+        f"(smallest measurable FPR {result.fpr_resolution:.3g})\n"
+        f"mean loss: members {result.member_loss:.3f}, non-members {result.non_member_loss:.3f}\n"
+        f"ROC plot: {target}"
+    )

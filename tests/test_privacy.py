@@ -1,0 +1,209 @@
+"""DP-SGD through the trainer, the pipeline and the CLI; the sweep; the membership-inference audit."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from test_train import _learnable_file
+
+from ptm_dp.audit import dp_bound, loss_threshold_attack
+from ptm_dp.dpsgd import epsilon_for, make_dp_sgd
+from toolkit import pipeline
+from toolkit.errors import ConfigError
+
+TINY = dict(epochs=2, batch_size=32, max_length=32, lr=5e-3, trainable="all", progress=False)
+
+
+def _dp_run(ptm_manager, tmp_path, name="dp", epsilon=8.0, **hyper):
+    data = str(_learnable_file(tmp_path, n=240))
+    return pipeline.train(
+        ptm_manager, model="tiny-bert", data=data, out=tmp_path / name, privacy="dp-sgd",
+        privacy_options={"epsilon": epsilon, **hyper.pop("privacy_options", {})}, **{**TINY, **hyper},
+    )
+
+
+def test_reported_epsilon_is_the_accountants_and_within_target(ptm_manager, tmp_path):
+    metrics = _dp_run(ptm_manager, tmp_path)
+    saved = json.loads((tmp_path / "dp" / "metrics.json").read_text())
+    assert saved["status"] == "finished"
+    n = saved["privacy"]["examples"]
+    assert n == 216  # 240 rows less the 10% held out
+    assert saved["delta"] == pytest.approx(1 / n)
+    fresh = epsilon_for(saved["noise_multiplier"], saved["sample_rate"], saved["steps"], saved["delta"])
+    assert saved["epsilon"] == pytest.approx(fresh, rel=1e-9)
+    assert 0 < saved["epsilon"] <= 8.0 + 1e-6
+    assert saved["epsilon"] > 6  # the noise was calibrated to spend the budget, not far below it
+    per_epoch = [h["epsilon"] for h in saved["history"]]
+    assert len(per_epoch) == 2 and per_epoch[0] < per_epoch[1] == pytest.approx(saved["epsilon"])
+    assert saved["steps"] == 2 * math.ceil(n / 32)
+    assert metrics["trainable_parameters"] == metrics["total_parameters"]
+
+
+@pytest.mark.parametrize("mode", ["hooks", "functorch", "ghost"])
+def test_every_layer_trains_under_each_opacus_mode(ptm_manager, tmp_path, mode):
+    """Embeddings included: explicit position ids give every layer a per-example gradient."""
+    metrics = _dp_run(ptm_manager, tmp_path, privacy_options={"grad_sample_mode": mode}, epochs=1)
+    assert metrics["grad_sample_mode"] == mode
+    assert metrics["epsilon"] > 0 and math.isfinite(metrics["step_loss"][-1])
+    [row] = pipeline.predict(ptm_manager, tmp_path / "dp", ["the superb film was lovely"])
+    assert row["label"] in ("pos", "neg")
+
+
+def test_private_training_path_learns_when_the_budget_is_unlimited(ptm_manager, tmp_path):
+    """Poisson batches, per-example gradients and the split into parts train like plain SGD."""
+    metrics = _dp_run(ptm_manager, tmp_path, epsilon=math.inf, epochs=4, lr=2e-3,
+                      micro_batch_size=8, warmup_ratio=0.0)
+    assert metrics["accuracy"] >= 0.9
+    assert metrics["noise_multiplier"] == 0 and metrics["epsilon"] == math.inf
+
+
+def test_head_strategy_leaves_the_encoder_untouched(ptm_manager, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from ptm_bert.models import load_tiny_bert
+
+    _dp_run(ptm_manager, tmp_path, trainable="head", epochs=1)
+    saved = load_file(str(tmp_path / "dp" / "model" / "model.safetensors"))
+    fresh = load_tiny_bert().model.state_dict()
+    layer = "bert.encoder.layer.0.attention.self.query.weight"
+    assert torch.equal(saved[layer], fresh[layer])
+    assert not torch.equal(saved["classifier.weight"], fresh["classifier.weight"])
+
+
+def test_lora_run_saves_a_plain_bert_that_reloads(ptm_manager, tmp_path):
+    metrics = _dp_run(ptm_manager, tmp_path, trainable="lora", epochs=1)
+    assert metrics["trainable_parameters"] < metrics["total_parameters"] / 10
+    config = json.loads((tmp_path / "dp" / "model" / "config.json").read_text())
+    assert config["architectures"] == ["BertForSequenceClassification"]
+    assert pipeline.evaluate(ptm_manager, tmp_path / "dp", data=str(tmp_path / "toy.tsv"))["n"] == 240
+
+
+def test_unreachable_epsilon_is_one_line_and_writes_nothing(ptm_cli, tmp_path):
+    data = str(_learnable_file(tmp_path, n=40))
+    out = tmp_path / "run"
+    result = ptm_cli("train", "--model", "tiny-bert", "--data", data, "--privacy", "dp-sgd",
+                     "--epsilon", "0.001", "--delta", "1e-8", "--epochs", "50", "--batch-size", "30",
+                     "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("ptm: epsilon 0.001 cannot be reached with 36 examples")
+    assert "raise --epsilon" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--privacy", "dp-sgd", "--epsilon", "0"], "ptm: epsilon must be > 0, got 0.0; try --epsilon 8"),
+        (["--privacy", "dp-sgd", "--epsilon", "-1"], "ptm: epsilon must be > 0, got -1.0; try --epsilon 8"),
+        (["--privacy", "dp-sgd", "--epsilon", "8", "--delta", "1.5"],
+         "ptm: delta must lie in (0, 1), got 1.5; leave it out for 1/N"),
+        (["--privacy", "dp-sgd"], "ptm: --privacy dp-sgd needs a budget: add --epsilon (e.g. --epsilon 8)"),
+        (["--epsilon", "8"], "ptm: --epsilon only apply with --privacy (e.g. --privacy dp-sgd --epsilon 8)"),
+        (["--privacy", "dp-sdg", "--epsilon", "8"], "ptm: privacy 'dp-sdg' not found. Did you mean 'dp-sgd'?"),
+        (["--trainable", "top9"], "ptm: --trainable top9: the model has 2 layers; use top1..top2"),
+        (["--trainable", "some"], "ptm: unknown --trainable 'some'; use all, head, lora or topN (e.g. top2)"),
+    ],
+)
+def test_bad_privacy_input_is_one_line_exit_2(ptm_cli, tmp_path, args, message):
+    out = tmp_path / "run"
+    result = ptm_cli("train", "--model", "tiny-bert", "--out", str(out), "--quiet", *args)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(message), result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_cli_dp_run_reports_the_guarantee_and_warns_on_a_large_delta(ptm_cli, tmp_path):
+    data = str(_learnable_file(tmp_path, n=120))
+    result = ptm_cli("train", "--model", "tiny-bert", "--data", data, "--privacy", "dp-sgd",
+                     "--epsilon", "4", "--delta", "0.05", "--epochs", "1", "--batch-size", "16",
+                     "--max-length", "32", "--out", str(tmp_path / "run"), "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "ptm: warning: delta 0.05 is at least 1/N = 0.00925926 for N = 108 examples" in result.output
+    assert "-DP by dp-sgd (noise multiplier" in result.output
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved["delta"] == 0.05 and saved["epsilon"] <= 4
+
+
+def test_accountants_differ_on_the_same_run():
+    rdp = epsilon_for(1.0, 0.1, 100, 1e-5, "rdp")
+    prv = epsilon_for(1.0, 0.1, 100, 1e-5, "prv")
+    gdp = epsilon_for(1.0, 0.1, 100, 1e-5, "gdp")
+    assert prv < rdp  # PRV is tighter than RDP's conversion
+    assert len({round(rdp, 3), round(prv, 3), round(gdp, 3)}) == 3
+
+
+def test_mechanism_rejects_bad_budgets_before_training():
+    with pytest.raises(ConfigError, match="unknown accountant 'moments'"):
+        make_dp_sgd(epsilon=1, accountant="moments")
+    with pytest.raises(ConfigError, match="--max-grad-norm must be > 0"):
+        make_dp_sgd(epsilon=1, max_grad_norm=0)
+
+
+# -- membership inference ---------------------------------------------------------------------
+
+
+def test_attack_separates_low_from_high_losses_and_reports_low_fpr_rates():
+    members = [0.01 * i for i in range(100)]
+    others = [1 + 0.01 * i for i in range(100)]
+    perfect = loss_threshold_attack(members, others)
+    assert perfect.auc == 1.0 and perfect.tpr_at_fpr["0.01"] == 1.0
+    blind = loss_threshold_attack(members, members)
+    assert blind.auc == 0.5 and blind.tpr_at_fpr["0.01"] < 0.05
+    assert blind.fpr_resolution == 0.01
+
+
+def test_dp_bound_caps_the_roc():
+    assert dp_bound([0.0, 0.01, 0.5], 1.0, 0.0) == pytest.approx([0.0, math.e * 0.01, 1 - 0.5 / math.e])
+
+
+def test_non_private_overfit_model_leaks_more_than_a_dp_one(ptm_cli, tmp_path):
+    """Same model, data and schedule: the attack's AUC drops to near chance under DP."""
+    good = ["great", "lovely", "superb", "fine", "excellent", "nice", "warm", "clever"]
+    bad = ["awful", "dreadful", "boring", "poor", "horrible", "dull", "cold", "silly"]
+    nouns = ["film", "plot", "cast", "score", "ending", "script", "pace", "set", "camera", "tone"]
+    rows = ["text\tlabel"]
+    for i in range(400):
+        # Labels are noisy (every third flipped) so that fitting the training set means memorising.
+        label = (i % 2) ^ (i % 3 == 0)
+        words = good if i % 2 else bad
+        rows.append(f"the {nouns[i % 10]} {nouns[(i // 10) % 10]} was {words[(i // 7) % 8]} {i}\t{label}")
+    data = tmp_path / "noisy.tsv"
+    data.write_text("\n".join(rows) + "\n")
+    common = ["--model", "tiny-bert", "--data", str(data), "--epochs", "15", "--batch-size", "16",
+              "--lr", "3e-3", "--max-length", "24", "--trainable", "all", "--quiet"]
+    assert ptm_cli("train", *common, "--out", str(tmp_path / "plain")).exit_code == 0
+    private = ptm_cli("train", *common, "--privacy", "dp-sgd", "--epsilon", "4",
+                      "--out", str(tmp_path / "private"))
+    assert private.exit_code == 0, private.output
+    audits = {}
+    for name in ("plain", "private"):
+        result = ptm_cli("privacy", "audit", str(tmp_path / name), "--json")
+        assert result.exit_code == 0, result.output
+        audits[name] = json.loads(result.stdout)
+        assert (tmp_path / name / "audit_roc.png").read_bytes()[:4] == b"\x89PNG"
+    assert audits["plain"]["auc"] > 0.75
+    assert audits["private"]["auc"] < 0.6
+    assert audits["private"]["epsilon"] <= 4 and audits["plain"]["epsilon"] is None
+    assert set(audits["plain"]["tpr_at_fpr"]) == {"0.001", "0.01"}
+
+
+def test_sweep_trains_one_run_per_epsilon_and_plots(ptm_cli, tmp_path):
+    data = str(_learnable_file(tmp_path, n=120))
+    out = tmp_path / "sweep"
+    result = ptm_cli("privacy", "sweep", "--model", "tiny-bert", "--data", data, "--epsilons",
+                     "inf,2,8", "--epochs", "1", "--batch-size", "32", "--out", str(out), "--json",
+                     "--quiet")
+    assert result.exit_code == 0, result.output
+    runs = json.loads(result.stdout)["runs"]
+    assert [r["target_epsilon"] for r in runs] == [2, 8, math.inf]
+    assert runs[0]["noise_multiplier"] > runs[1]["noise_multiplier"] > 0
+    assert runs[2]["noise_multiplier"] == 0
+    assert (out / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((out / "sweep.json").read_text())["status"] == "finished"
+    assert sorted(p.name for p in out.iterdir()) == ["eps-2", "eps-8", "eps-inf", "sweep.json", "sweep.png"]
+    bad = ptm_cli("privacy", "sweep", "--epsilons", "1,zero", "--out", str(tmp_path / "x"))
+    assert bad.exit_code == 2 and bad.output.startswith("ptm: --epsilons: 'zero' is not a number")
