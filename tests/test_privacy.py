@@ -59,6 +59,11 @@ def test_private_training_path_learns_when_the_budget_is_unlimited(ptm_manager, 
     assert metrics["noise_multiplier"] == 0 and metrics["epsilon"] == math.inf
 
 
+def test_auto_mode_picks_hooks_for_few_parameters(ptm_manager, tmp_path):
+    metrics = _dp_run(ptm_manager, tmp_path, epochs=1)
+    assert metrics["trainable_parameters"] < 5_000_000 and metrics["grad_sample_mode"] == "hooks"
+
+
 def test_head_strategy_leaves_the_encoder_untouched(ptm_manager, tmp_path):
     import torch
     from safetensors.torch import load_file
