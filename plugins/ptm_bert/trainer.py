@@ -351,8 +351,8 @@ class FineTuner:
             "config": asdict(config),
         }
         if privacy is not None:
-            metrics.update(privacy.report())
-            metrics["privacy"] = privacy.report()
+            report = privacy.report()
+            metrics.update(report, privacy=report)
             metrics["empty_batches_skipped"] = empty_batches
             privacy.close()
         return metrics
