@@ -20,7 +20,6 @@ from typing import Any
 
 from toolkit.errors import ConfigError, PtmWarning
 
-from ptm_dp.defaults import DP_DEFAULTS  # noqa: F401 - re-exported for the lessons
 
 ACCOUNTANTS = ("rdp", "prv", "gdp")
 # Opacus' per-sample gradient engines. benchmarks/privacy.py, MiniLM, batch 32, time per step
@@ -52,7 +51,6 @@ class DPSGD:
     grad_sample_mode: str = DEFAULT_GRAD_SAMPLE_MODE
     noise_multiplier: float | None = field(default=None, init=False)
     sample_rate: float | None = field(default=None, init=False)
-    planned_steps: int | None = field(default=None, init=False)
     examples: int | None = field(default=None, init=False)
     _engine: Any = field(default=None, init=False, repr=False)
     _model: Any = field(default=None, init=False, repr=False)
@@ -97,7 +95,6 @@ class DPSGD:
         # example joining a step with probability 1 / steps-per-epoch.
         steps_per_epoch = math.ceil(examples / batch_size)
         self.sample_rate = 1.0 / steps_per_epoch
-        self.planned_steps = epochs * steps_per_epoch
         if not self.private:
             self.noise_multiplier = 0.0
             return
