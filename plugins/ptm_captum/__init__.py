@@ -12,7 +12,7 @@ from toolkit.registry import ExplainerSpec
 
 EXPLAINERS = (
     ("ig", "IntegratedGradientsExplainer",
-     "integrated gradients on the word embeddings (Captum LayerIntegratedGradients)",
+     "integrated gradients on the word-embedding layer (Captum)",
      "Sundararajan, Taly and Yan, Axiomatic Attribution for Deep Networks, ICML 2017"),
     ("saliency", "SaliencyExplainer",
      "gradient norm at each token's embedding (unsigned)",
