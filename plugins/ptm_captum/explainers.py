@@ -372,7 +372,7 @@ class SaliencyExplainer(TokenExplainer):
     ) -> tuple[list[float], float | None, dict[str, Any]]:
         from captum.attr import Saliency
 
-        embeds = self.model.get_input_embeddings()(enc.input_ids).detach()
+        embeds = self.model.get_input_embeddings()(enc.input_ids).detach().requires_grad_()
         grads = Saliency(self.embeddings_forward(_ones(enc.input_ids))).attribute(
             embeds, target=target, abs=False
         )
@@ -389,7 +389,7 @@ class InputXGradientExplainer(TokenExplainer):
     ) -> tuple[list[float], float | None, dict[str, Any]]:
         from captum.attr import InputXGradient
 
-        embeds = self.model.get_input_embeddings()(enc.input_ids).detach()
+        embeds = self.model.get_input_embeddings()(enc.input_ids).detach().requires_grad_()
         scores = InputXGradient(self.embeddings_forward(_ones(enc.input_ids))).attribute(
             embeds, target=target
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import click
@@ -29,7 +30,7 @@ privacy_group.add_command(mechanism_command)
 @click.option("--epochs", type=int, default=None)
 @click.option("--batch-size", type=int, default=None)
 @click.option("--lr", type=float, default=None)
-@click.option("--trainable", default=None, help="all, head, topN or lora.")
+@click.option("--trainable", default=None, help="all, head, topN or lora; several, comma-separated, give the strategy table.")
 @click.option("--seed", type=int, default=None)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the runs, sweep.json and sweep.png.")
@@ -40,23 +41,24 @@ def sweep_command(model: str, data: str, epsilons: str, limit: int | None, eval_
                   epochs: int | None, batch_size: int | None, lr: float | None,
                   trainable: str | None, seed: int | None, device: str, out: Path,
                   overwrite: bool, quiet: bool, as_json: bool) -> None:
-    """Train one model per epsilon and plot accuracy against epsilon (PNG + JSON)."""
-    from ptm_dp.sweep import parse_epsilons, sweep
+    """Train one model per epsilon (and per --trainable strategy) and plot accuracy against
+    epsilon (PNG + JSON)."""
+    from ptm_dp.sweep import parse_epsilons, parse_trainables, sweep
 
     with ptm_errors():
         result = sweep(
             plugin_manager(), epsilons=parse_epsilons(epsilons), out=out, overwrite=overwrite,
             model=model, data=data, limit=limit, eval_data=eval_data, device=device,
-            epochs=epochs, batch_size=batch_size, lr=lr, trainable=trainable, seed=seed,
-            progress=not quiet,
+            epochs=epochs, batch_size=batch_size, lr=lr, trainables=parse_trainables(trainable),
+            seed=seed, progress=not quiet,
         )
     if as_json:
         click.echo(json.dumps(result))
         return
-    click.echo("target epsilon  epsilon spent  accuracy  seconds")
+    click.echo(" trainable  parameters  target epsilon  epsilon spent  accuracy  seconds")
     for row in result["runs"]:
-        spent = row["epsilon"]
-        click.echo(f"{row['target_epsilon']:>14g}  {spent:>13.3g}  {row['accuracy']:>8.3f}  {row['seconds']:>7.1f}")
+        click.echo(f"{row['trainable']:>10}  {row['trainable_parameters']:>10,}  {row['target_epsilon']:>14g}  "
+                   f"{row['epsilon']:>13.3g}  {row['accuracy']:>8.3f}  {row['seconds']:>7.1f}")
     click.echo(f"plot: {out / 'sweep.png'}")
 
 
@@ -95,3 +97,43 @@ def audit_command(run_dir: Path, members: str | None, non_members: str | None, p
         f"mean loss: members {result.member_loss:.3f}, non-members {result.non_member_loss:.3f}\n"
         f"ROC plot: {target}"
     )
+
+
+@privacy_group.command("accountants")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def accountants_command(run_dir: Path, as_json: bool) -> None:
+    """The epsilon of a private run under each Opacus accountant (RDP, PRV, GDP).
+
+    Same noise multiplier, sample rate, steps and delta: only the analysis differs. RDP is an
+    upper bound, PRV a tighter numerical one, GDP a central-limit approximation.
+    """
+    from toolkit.runs import RunFolder
+
+    from ptm_dp.dpsgd import epsilon_for
+
+    with ptm_errors():
+        metrics = RunFolder.open(run_dir).read_json("metrics.json")
+        needed = ("noise_multiplier", "sample_rate", "steps", "delta")
+        if metrics.get("mechanism") != "dp-sgd" or any(metrics.get(k) is None for k in needed):
+            raise ConfigError(f"{run_dir} is not a dp-sgd run; train one with --privacy dp-sgd --epsilon E")
+        if not metrics["noise_multiplier"]:
+            raise ConfigError(f"{run_dir} was trained without noise (epsilon inf): every accountant says inf")
+        args = [metrics[k] for k in needed]
+        with warnings.catch_warnings():
+            # Opacus warns that GDP can underestimate; the help and the output say so.
+            warnings.simplefilter("ignore", UserWarning)
+            rows = {name: epsilon_for(*args, accountant=name) for name in ("rdp", "prv", "gdp")}
+    result = {"epsilon": rows, "used": metrics.get("accountant"), "delta": metrics["delta"],
+              "noise_multiplier": metrics["noise_multiplier"], "sample_rate": metrics["sample_rate"],
+              "steps": metrics["steps"]}
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"noise multiplier {result['noise_multiplier']:.3f}, sample rate {result['sample_rate']:.4g}, "
+               f"{result['steps']} steps, delta {result['delta']:.3g}")
+    notes = {"rdp": "Renyi DP: an upper bound", "prv": "privacy random variables: tighter, numerical",
+             "gdp": "Gaussian DP: a CLT approximation, can underestimate"}
+    for name, value in rows.items():
+        mark = ", the run's accountant" if name == result["used"] else ""
+        click.echo(f"{name:>4}  epsilon {value:.3f}  ({notes[name]}{mark})")

@@ -27,41 +27,62 @@ def parse_epsilons(text: str) -> list[float]:
     return sorted(set(values))
 
 
-def run_name(epsilon: float) -> str:
-    return "eps-inf" if math.isinf(epsilon) else f"eps-{epsilon:g}"
+def run_name(epsilon: float, trainable: str | None = None) -> str:
+    name = "eps-inf" if math.isinf(epsilon) else f"eps-{epsilon:g}"
+    return f"{trainable}-{name}" if trainable else name
+
+
+def parse_trainables(text: str | None) -> list[str | None]:
+    """``"head,lora"`` -> ["head", "lora"]; None -> [None] (the mechanism's default)."""
+    if text is None:
+        return [None]
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise ConfigError("--trainable is empty; write e.g. head,top2,lora,all")
+    return list(dict.fromkeys(parts))
 
 
 def sweep(pm: Any, *, epsilons: list[float], out: str | Path, overwrite: bool = False,
           privacy: str = "dp-sgd", privacy_options: dict[str, Any] | None = None,
-          **train_options: Any) -> dict[str, Any]:
-    """Train one run per epsilon under ``out`` (``inf``: the same training, no noise or clipping).
+          trainables: list[str | None] | None = None, **train_options: Any) -> dict[str, Any]:
+    """Train one run per (trainable strategy, epsilon) under ``out``.
 
-    Every run uses the privacy mechanism's defaults for the hyper-parameters not given, so the
-    non-private reference trains the same parameters for the same number of epochs.
+    ``inf`` is the same training with no noise or clipping. Every run uses the privacy
+    mechanism's defaults for the hyper-parameters not given, so the non-private reference trains
+    the same parameters for the same number of epochs. With several strategies
+    (``trainables``: head, topN, lora, all) the result is the lesson's table: accuracy, epsilon
+    and seconds per strategy.
     """
     from toolkit import pipeline
     from toolkit.runs import RunFolder, write_json_atomic
 
+    trainables = trainables or [None]
+    named = len(trainables) > 1
     folder = RunFolder.create(out, overwrite=overwrite)
     rows = []
-    for epsilon in epsilons:
-        started = time.perf_counter()
-        metrics = pipeline.train(
-            pm, out=folder.path / run_name(epsilon), privacy=privacy,
-            privacy_options={**(privacy_options or {}), "epsilon": epsilon}, **train_options,
-        )
-        rows.append(
-            {
-                "target_epsilon": epsilon,
-                "epsilon": metrics.get("epsilon"),
-                "delta": metrics.get("delta"),
-                "noise_multiplier": metrics.get("noise_multiplier"),
-                "accuracy": metrics["accuracy"],
-                "f1": metrics["f1"],
-                "seconds": time.perf_counter() - started,
-                "run": run_name(epsilon),
-            }
-        )
+    for trainable in trainables:
+        for epsilon in epsilons:
+            name = run_name(epsilon, trainable if named else None)
+            started = time.perf_counter()
+            metrics = pipeline.train(
+                pm, out=folder.path / name, privacy=privacy,
+                privacy_options={**(privacy_options or {}), "epsilon": epsilon},
+                trainable=trainable, **train_options,
+            )
+            rows.append(
+                {
+                    "trainable": metrics.get("trainable"),
+                    "trainable_parameters": metrics.get("trainable_parameters"),
+                    "target_epsilon": epsilon,
+                    "epsilon": metrics.get("epsilon"),
+                    "delta": metrics.get("delta"),
+                    "noise_multiplier": metrics.get("noise_multiplier"),
+                    "accuracy": metrics["accuracy"],
+                    "f1": metrics["f1"],
+                    "seconds": time.perf_counter() - started,
+                    "run": name,
+                }
+            )
     result = {"status": "finished", "runs": rows, "privacy": privacy}
     plot_sweep(rows, folder.path / "sweep.png")
     write_json_atomic(folder.path / "sweep.json", result)
@@ -74,17 +95,24 @@ def plot_sweep(rows: list[dict[str, Any]], path: Path) -> Path:
 
     figure = Figure(figsize=(5.5, 4), dpi=120)
     axes = figure.subplots()
-    finite = [r for r in rows if math.isfinite(r["target_epsilon"])]
-    if finite:
-        axes.plot([r["target_epsilon"] for r in finite], [r["accuracy"] for r in finite], "o-",
-                  label="DP-SGD")
-        for r in finite:
-            axes.annotate(f"{r['accuracy']:.3f}", (r["target_epsilon"], r["accuracy"]),
-                          textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
-        axes.set_xscale("log")
-    for r in rows:
-        if not math.isfinite(r["target_epsilon"]):
-            axes.axhline(r["accuracy"], ls="--", color="grey", label=f"no privacy ({r['accuracy']:.3f})")
+    strategies = list(dict.fromkeys(r.get("trainable") for r in rows))
+    for k, strategy in enumerate(strategies):
+        color = f"C{k}"
+        mine = [r for r in rows if r.get("trainable") == strategy]
+        label = f"DP-SGD, {strategy}" if len(strategies) > 1 else "DP-SGD"
+        finite = [r for r in mine if math.isfinite(r["target_epsilon"])]
+        if finite:
+            axes.plot([r["target_epsilon"] for r in finite], [r["accuracy"] for r in finite], "o-",
+                      color=color, label=label)
+            for r in finite:
+                axes.annotate(f"{r['accuracy']:.3f}", (r["target_epsilon"], r["accuracy"]),
+                              textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+            axes.set_xscale("log")
+        for r in mine:
+            if not math.isfinite(r["target_epsilon"]):
+                axes.axhline(r["accuracy"], ls="--", color=color if len(strategies) > 1 else "grey",
+                             label=f"no privacy{', ' + str(strategy) if len(strategies) > 1 else ''} "
+                                   f"({r['accuracy']:.3f})")
     axes.set_xlabel("epsilon (log scale)")
     axes.set_ylabel("held-out accuracy")
     axes.set_ylim(0, 1.02)
