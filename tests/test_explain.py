@@ -22,11 +22,12 @@ def _one_word_decides(root, n=320):
     bad = ["awful", "dreadful", "boring", "terrible", "horrible", "dismal"]
     openers = ["the", "this", "that", "our", "my"]
     nouns = ["film", "meal", "phone", "app", "show", "hotel", "book"]
-    tails = ["today", "again", "overall", "in the end", "this week"]
+    tails = ["", "today", "again", "overall", "in the end", "this week", "and that is all i can say"]
     rows = ["text\tlabel"]
     for i in range(n):
         word = (good if i % 2 else bad)[(i // 2) % 6]
-        rows.append(f"{openers[i % 5]} {nouns[i % 7]} was {word} {tails[i % 5]}\t{'pos' if i % 2 else 'neg'}")
+        text = f"{openers[i % 5]} {nouns[i % 7]} was {word} {tails[i % 7]}".strip()
+        rows.append(f"{text}\t{'pos' if i % 2 else 'neg'}")
     path = root / "one_word.tsv"
     path.write_text("\n".join(rows) + "\n")
     return path

@@ -97,6 +97,33 @@ def score(labels: Sequence[int], predictions: Sequence[int], num_labels: int) ->
     }
 
 
+class LengthGroupedBatches:
+    """Batches of texts of similar length, drawn afresh each epoch, in random order.
+
+    transformers' ``get_length_grouped_indices`` sorts shuffled groups of batches by length; the
+    batches of a group then run from longest to shortest, one group after another. Measured
+    (NOTES.md, 2,000 SST-2 phrases, batch 32): that order cost ~3 points of dev accuracy, so the
+    batches are shuffled here, keeping the padding saved.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, generator: Any) -> None:
+        self.lengths = list(lengths)
+        self.batch_size = batch_size
+        self.generator = generator
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.lengths) / self.batch_size)
+
+    def __iter__(self) -> Any:
+        import torch
+        from transformers.trainer_pt_utils import get_length_grouped_indices
+
+        order = get_length_grouped_indices(self.lengths, self.batch_size, generator=self.generator)
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        for k in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[k]
+
+
 class FineTuner:
     """Fine-tunes, evaluates, saves and reloads a sequence classifier and its tokenizer."""
 
@@ -154,7 +181,6 @@ class FineTuner:
         import torch
         from torch.utils.data import DataLoader
         from transformers import DataCollatorWithPadding
-        from transformers.trainer_pt_utils import LengthGroupedSampler
 
         pad = DataCollatorWithPadding(self.tokenizer)
 
@@ -166,21 +192,13 @@ class FineTuner:
             return batch
 
         generator = torch.Generator().manual_seed(config.seed)
-        sampler = (
-            LengthGroupedSampler(
-                config.batch_size,
-                lengths=[len(f["input_ids"]) for f in features],
-                generator=generator,
+        if config.group_by_length:
+            batches = LengthGroupedBatches(
+                [len(f["input_ids"]) for f in features], config.batch_size, generator
             )
-            if config.group_by_length
-            else torch.utils.data.RandomSampler(features, generator=generator)
-        )
-        return DataLoader(
-            features,
-            batch_size=config.batch_size,
-            sampler=sampler,
-            collate_fn=collate,
-        )
+            return DataLoader(features, batch_sampler=batches, collate_fn=collate)
+        sampler = torch.utils.data.RandomSampler(features, generator=generator)
+        return DataLoader(features, batch_size=config.batch_size, sampler=sampler, collate_fn=collate)
 
     # -- training -------------------------------------------------------------------------
 
