@@ -501,19 +501,3 @@ class KernelShapExplainer(_WordPerturbation):
             perturbations_per_eval=min(self.n_samples, 64),
         )
         return self._spread(enc, scores.float(), feature_mask), None, options
-
-
-def steps_summary(explanations: Sequence[Explanation]) -> str:
-    """'8 steps: 5 sentences, 16 steps: 2' for integrated gradients runs."""
-    counts: dict[int, int] = {}
-    for e in explanations:
-        if "n_steps" in e.options:
-            counts[e.options["n_steps"]] = counts.get(e.options["n_steps"], 0) + 1
-    return ", ".join(
-        f"{n} steps: {c} sentence{'s' if c != 1 else ''}" for n, c in sorted(counts.items())
-    )
-
-
-def largest_delta(explanations: Sequence[Explanation]) -> float:
-    deltas = [abs(e.delta) for e in explanations if e.delta is not None]
-    return max(deltas) if deltas else math.nan
