@@ -407,8 +407,7 @@ def explain_text(run_dir: Path, texts: tuple[str, ...], method: str, target: str
             assert output is not None
             tmp = output.with_name(f".{output.stem}.tmp.png")
             explain_views.save_png(explanations, tmp, level=level)
-            _write_new(output, tmp.read_bytes(), overwrite)
-            tmp.unlink()
+            tmp.replace(output)  # whole or not at all
             click.echo(f"wrote {output}", err=True)
             return
         if fmt == "json":

@@ -46,8 +46,7 @@ def model_scorer(model: Any, tokenizer: Any, *, batch_size: int = 64) -> Scorer:
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be at least 1, not {batch_size}")
-    pad_id = tokenizer.pad_token_id
-    if pad_id is None:
+    if tokenizer.pad_token_id is None:
         raise ConfigError("the tokenizer has no pad token; set tokenizer.pad_token before scoring")
 
     def score(sequences: list[list[int]]) -> np.ndarray:
@@ -65,13 +64,8 @@ def model_scorer(model: Any, tokenizer: Any, *, batch_size: int = 64) -> Scorer:
             with torch.inference_mode():
                 for start in range(0, len(order), batch_size):
                     rows = order[start : start + batch_size]
-                    width = max(len(sequences[i]) for i in rows)
-                    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-                    mask = torch.zeros((len(rows), width), dtype=torch.long)
-                    for row, i in enumerate(rows):
-                        ids[row, : len(sequences[i])] = torch.tensor(sequences[i], dtype=torch.long)
-                        mask[row, : len(sequences[i])] = 1
-                    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+                    batch = tokenizer.pad({"input_ids": [sequences[i] for i in rows]}, return_tensors="pt")
+                    logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
                     out[rows] = logits.float().softmax(-1).cpu().numpy()
         finally:
             model.train(was_training)

@@ -257,11 +257,12 @@ def predict(
     return out
 
 
-def make_explainer(pm: PtmPluginManager, fitter: Any, method: str, options: dict[str, Any]) -> Any:
-    """The explainer ``method`` for a loaded run (``None`` options mean "the method's default")."""
+def make_explainer(pm: PtmPluginManager, model: Any, tokenizer: Any, method: str,
+                   options: dict[str, Any]) -> Any:
+    """The explainer ``method`` for a model (``None`` options mean "the method's default")."""
     spec = pm.registry.get(ExplainerSpec, method)
     options = {k: v for k, v in options.items() if v is not None}
-    return spec.load()(fitter.model, fitter.tokenizer, **options)
+    return spec.load()(model, tokenizer, **options)
 
 
 def _explain(pm: PtmPluginManager, explainer: Any, run: RunContext, texts: list[str], method: str,
@@ -300,7 +301,7 @@ def explain(
         raise ConfigError("give at least one non-empty text to explain")
     pm.registry.get(ExplainerSpec, method)
     folder, fitter = open_run(pm, run_dir, device=device)
-    explainer = make_explainer(pm, fitter, method, options)
+    explainer = make_explainer(pm, fitter.model, fitter.tokenizer, method, options)
     config = {"run": str(folder.path), "method": method, "target": target, "options": options}
     run = RunContext("explain", config=config, device=fitter.device)
     run.model, run.tokenizer = fitter.model, fitter.tokenizer
@@ -375,7 +376,7 @@ def explain_evaluate(
     try:
         first: list[Explanation] = []
         for method in methods:
-            explainer = make_explainer(pm, fitter, method, {})
+            explainer = make_explainer(pm, fitter.model, fitter.tokenizer, method, {})
             started = time.perf_counter()
             explanations = _explain(pm, explainer, run, texts, method, None)
             rows.append(row(method, explanations, time.perf_counter() - started))
@@ -384,10 +385,7 @@ def explain_evaluate(
                 sample = texts[: min(sanity, len(texts))]
 
                 def explain_with(model: Any, explainer_id: str = method) -> list[Explanation]:
-                    from types import SimpleNamespace
-
-                    other = make_explainer(pm, SimpleNamespace(model=model, tokenizer=fitter.tokenizer),
-                                           explainer_id, {})
+                    other = make_explainer(pm, model, fitter.tokenizer, explainer_id, {})
                     return list(other.explain(sample))
 
                 stages = ff.cascading_randomization(fitter.model, explain_with, seed=seed)

@@ -93,15 +93,9 @@ class TokenExplainer:
         """Logits of several (1, length) id tensors in one padded forward pass."""
         import torch
 
-        length = max(ids.shape[1] for ids in batch_ids)
-        pad = self.tokenizer.pad_token_id
-        ids = torch.full((len(batch_ids), length), pad, dtype=torch.long, device=self.device)
-        mask = torch.zeros_like(ids)
-        for row, one in enumerate(batch_ids):
-            ids[row, : one.shape[1]] = one[0]
-            mask[row, : one.shape[1]] = 1
+        batch = self.tokenizer.pad({"input_ids": [ids[0].tolist() for ids in batch_ids]}, return_tensors="pt")
         with torch.inference_mode():
-            return self.model(input_ids=ids, attention_mask=mask).logits.float()
+            return self.model(**{k: v.to(self.device) for k, v in batch.items()}).logits.float()
 
     def resolve_target(self, target: int | str | None, predicted: int) -> int:
         if target is None:
@@ -167,11 +161,9 @@ class TokenExplainer:
         special = torch.tensor([enc.special], device=self.device)
         return torch.where(special, enc.input_ids, torch.full_like(enc.input_ids, token))
 
-    def embeddings_forward(self, mask: Any) -> Any:
-        def forward(embeds: Any) -> Any:
-            return self.model(inputs_embeds=embeds, attention_mask=mask.expand(embeds.shape[0], -1)).logits
-
-        return forward
+    def embeddings_forward(self, embeds: Any, mask: Any) -> Any:
+        """Logits from word embeddings (the layer gradient methods differentiate at)."""
+        return self.model(inputs_embeds=embeds, attention_mask=mask).logits
 
 
 def _long(rows: list[list[int]], device: Any) -> Any:
@@ -265,9 +257,6 @@ class IntegratedGradientsExplainer(TokenExplainer):
             inputs[row, :n], baselines[row, :n], mask[row, :n] = x[0], b[0], 1
         return inputs, baselines, mask
 
-    def _forward(self, embeds: Any, mask: Any) -> Any:
-        return self.model(inputs_embeds=embeds, attention_mask=mask).logits
-
     def _prepare(self, encoded: list[_Encoded], logits: Any, targets: list[int]) -> Any:
         import torch
 
@@ -275,7 +264,7 @@ class IntegratedGradientsExplainer(TokenExplainer):
         # pass, so the convergence delta costs no forward pass per sentence.
         _, baselines, mask = self._stack(encoded)
         with torch.inference_mode():
-            base_logits = self._forward(baselines, mask).float()
+            base_logits = self.embeddings_forward(baselines, mask).float()
         gaps = [float(logits[i, t] - base_logits[i, t]) for i, t in enumerate(targets)]
 
         order = sorted(range(len(encoded)), key=lambda i: encoded[i].input_ids.shape[1])
@@ -307,7 +296,7 @@ class IntegratedGradientsExplainer(TokenExplainer):
         is not under the tolerance; store (token scores, delta, steps) in ``results``."""
         from captum.attr import IntegratedGradients
 
-        ig = IntegratedGradients(self._forward)
+        ig = IntegratedGradients(self.embeddings_forward)
         while pending:
             retry = []
             for start in range(0, len(pending), self.group_size):
@@ -359,7 +348,27 @@ class IntegratedGradientsExplainer(TokenExplainer):
         return scores, delta, options
 
 
-class SaliencyExplainer(TokenExplainer):
+class _EmbeddingGradient(TokenExplainer):
+    """Shared by the one-pass gradient methods: a Captum attribution at the word embeddings,
+    reduced to one score per token."""
+
+    def _captum(self) -> Any:
+        raise NotImplementedError
+
+    def _reduce(self, per_dimension: Any) -> Any:
+        raise NotImplementedError
+
+    def _attribute(
+        self, enc: _Encoded, target: int, index: int, context: Any
+    ) -> tuple[list[float], float | None, dict[str, Any]]:
+        embeds = self.model.get_input_embeddings()(enc.input_ids).detach().requires_grad_()
+        scores = self._captum().attribute(
+            embeds, target=target, additional_forward_args=(_ones(enc.input_ids),)
+        )
+        return self._reduce(scores[0].detach()).cpu().tolist(), None, {}
+
+
+class SaliencyExplainer(_EmbeddingGradient):
     """Saliency (Simonyan et al. 2014): the L2 norm of the gradient at each token's embedding.
 
     Unsigned: it says how sensitive the target logit is to a token, not in which direction.
@@ -367,33 +376,27 @@ class SaliencyExplainer(TokenExplainer):
 
     method = "saliency"
 
-    def _attribute(
-        self, enc: _Encoded, target: int, index: int, context: Any
-    ) -> tuple[list[float], float | None, dict[str, Any]]:
+    def _captum(self) -> Any:
         from captum.attr import Saliency
 
-        embeds = self.model.get_input_embeddings()(enc.input_ids).detach().requires_grad_()
-        grads = Saliency(self.embeddings_forward(_ones(enc.input_ids))).attribute(
-            embeds, target=target, abs=False
-        )
-        return grads[0].norm(dim=-1).cpu().tolist(), None, {}
+        return Saliency(self.embeddings_forward)
+
+    def _reduce(self, per_dimension: Any) -> Any:
+        return per_dimension.norm(dim=-1)
 
 
-class InputXGradientExplainer(TokenExplainer):
+class InputXGradientExplainer(_EmbeddingGradient):
     """Input x gradient (Shrikumar et al. 2016) on the word embeddings, summed over dimensions."""
 
     method = "input-x-gradient"
 
-    def _attribute(
-        self, enc: _Encoded, target: int, index: int, context: Any
-    ) -> tuple[list[float], float | None, dict[str, Any]]:
+    def _captum(self) -> Any:
         from captum.attr import InputXGradient
 
-        embeds = self.model.get_input_embeddings()(enc.input_ids).detach().requires_grad_()
-        scores = InputXGradient(self.embeddings_forward(_ones(enc.input_ids))).attribute(
-            embeds, target=target
-        )
-        return scores.sum(-1)[0].detach().cpu().tolist(), None, {}
+        return InputXGradient(self.embeddings_forward)
+
+    def _reduce(self, per_dimension: Any) -> Any:
+        return per_dimension.sum(-1)
 
 
 class _WordPerturbation(TokenExplainer):
