@@ -31,6 +31,15 @@ def ptm_register_models(register):
     )
     register(
         ModelSpec(
+            id="scratch",
+            summary="scratch:FOLDER: that model's architecture and tokenizer, random weights",
+            factory="ptm_bert.models:load_scratch",
+            source="the config and tokenizer of a folder or run (the no-pretraining control)",
+            claims=("scratch:*",),
+        )
+    )
+    register(
+        ModelSpec(
             id="bert",
             summary="any BERT checkpoint: a local folder, or a Hugging Face id (bert-base-uncased)",
             factory="ptm_bert.models:load_ref",
@@ -49,3 +58,11 @@ def ptm_register_trainers(register):
             factory="ptm_bert.trainer:FineTuner",
         )
     )
+
+
+@hookimpl
+def ptm_register_commands(cli):
+    from ptm_bert.commands import predict_mask_command, pretrain_group
+
+    cli.add_command(pretrain_group)
+    cli.add_command(predict_mask_command)

@@ -110,9 +110,19 @@ def load_tiny_bert(
     return LoadedModel(BertForSequenceClassification(config), tokenizer)
 
 
-def load_ref(*, ref: str, num_labels: int = 2, labels: Sequence[str] | None = None) -> LoadedModel:
-    """A model named by a folder (a saved or pretrained checkpoint) or a Hugging Face hub id."""
+def model_folder(ref: str) -> str:
+    """Where a reference's weights are: a ``ptm`` run folder's ``model/``, a folder, or ``ref``
+    unchanged (a Hugging Face id)."""
     path = Path(ref).expanduser()
+    if (path / "model" / "config.json").is_file():
+        return str(path / "model")
+    return str(path) if path.exists() else ref
+
+
+def load_ref(*, ref: str, num_labels: int = 2, labels: Sequence[str] | None = None) -> LoadedModel:
+    """A model named by a folder (a saved or pretrained checkpoint, or a ``ptm`` run folder
+    holding one in ``model/``) or a Hugging Face hub id."""
+    path = Path(model_folder(ref))
     if path.exists():
         if not (path / "config.json").is_file():
             raise ConfigError(f"model folder {path} has no config.json; give a saved model folder")
@@ -125,3 +135,22 @@ def load_ref(*, ref: str, num_labels: int = 2, labels: Sequence[str] | None = No
         raise ConfigError(
             f"model '{ref}' is not a registered model, a folder, or a loadable Hugging Face id: {why}"
         ) from None
+
+
+def load_scratch(*, ref: str, num_labels: int = 2, labels: Sequence[str] | None = None, seed: int = 0) -> LoadedModel:
+    """``scratch:REF``: REF's architecture, pooling and tokenizer with freshly initialised
+    weights, the "no pretraining" control of the pretraining lesson."""
+    import torch
+    from transformers import AutoConfig, AutoTokenizer, BertForSequenceClassification
+
+    _quiet_transformers()
+    source = model_folder(ref.removeprefix("scratch:"))
+    if not Path(source).is_dir():
+        raise ConfigError(f"'{ref}': scratch: takes a model or run folder, e.g. scratch:runs/pretrained")
+    config = AutoConfig.from_pretrained(source, **_label_maps(num_labels, labels))
+    if getattr(config, "classifier_pooling", "cls") == "mean":
+        from ptm_bert.pooling import BertMeanPooledClassifier as classifier
+    else:
+        classifier = BertForSequenceClassification
+    torch.manual_seed(seed)
+    return LoadedModel(classifier(config), AutoTokenizer.from_pretrained(source))

@@ -1,0 +1,543 @@
+"""Masked-language-model pretraining: a BERT learns from unlabelled text by filling in blanks.
+
+The recipe of Devlin et al. (2019): 15% of the tokens are chosen; of those 80% become [MASK],
+10% a random token and 10% stay, and the model is scored on predicting the original token at
+the chosen places. transformers' ``DataCollatorForLanguageModeling`` does the choosing and
+masking and ``BertForMaskedLM`` is the model; the loop is written out because it is what the
+pretraining lesson explains.
+
+The run folder holds ``model/`` (weights as safetensors, the tokenizer, a config that
+``ptm train --model RUN_DIR`` fine-tunes with mean pooling, since an MLM-only BERT has no
+trained [CLS] pooler), ``metrics.json`` (loss per step, held-out masked-token accuracy over
+the run) and ``pretraining.png``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from toolkit.context import RunContext
+from toolkit.errors import ConfigError
+
+from ptm_bert.models import TINY_BERT, minilm_path
+
+# BERT-mini's shape (Turc et al. 2019: 4 layers, hidden 256): small enough to pretrain on two
+# CPU cores in minutes, large enough to learn something a fine-tuned classifier can use.
+MINI_BERT = {
+    "hidden_size": 256,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 4,
+    "intermediate_size": 1024,
+    "max_position_embeddings": 512,
+}
+PRESETS = {"tiny-bert": TINY_BERT, "mini-bert": MINI_BERT}
+TOKENIZERS = ("bert-uncased", "train")
+# Documents held out to measure the masked-token accuracy, at most.
+MAX_HELD_OUT = 2000
+MIN_DOCUMENTS = 20
+
+
+@dataclass
+class PretrainConfig:
+    """Hyper-parameters of one pretraining run (``steps`` wins over ``epochs``; 1 epoch if neither)."""
+
+    steps: int | None = None
+    epochs: int | None = None
+    mlm_probability: float = 0.15
+    max_length: int = 64
+    batch_size: int = 32
+    # Small BERTs pretrain well at a higher rate than BERT-base's 1e-4 (Turc et al. 2019 use
+    # 1e-4 at batch 256 for 1M steps; a few thousand steps at batch 32 want more).
+    lr: float = 5e-4
+    warmup_ratio: float = 0.06
+    weight_decay: float = 0.01
+    seed: int = 42
+    tokenizer: str = "bert-uncased"
+    vocab_size: int = 8000
+    held_out: float = 0.05
+    evaluations: int = 10
+    # Dropout while pretraining; the saved config keeps the model's own for fine-tuning. A
+    # short budget that sees most text about once does not overfit, and without dropout it
+    # learns faster (Geiping & Goldstein 2022, "Cramming").
+    dropout: float = 0.0
+    progress: bool = True
+
+    def check(self, max_positions: int) -> None:
+        for name in ("steps", "epochs", "max_length", "batch_size", "vocab_size", "evaluations"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        if self.steps is not None and self.epochs is not None:
+            raise ConfigError("give --steps or --epochs, not both")
+        if not 0 < self.mlm_probability < 1:
+            raise ConfigError(f"--mlm-probability must be between 0 and 1, got {self.mlm_probability}; BERT uses 0.15")
+        if not self.lr > 0:
+            raise ConfigError(f"--lr must be positive, got {self.lr}; try 5e-4")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0 < self.held_out < 1:
+            raise ConfigError(f"held_out must be a share between 0 and 1, got {self.held_out}")
+        if self.max_length < 8:
+            raise ConfigError(f"--max-length {self.max_length} is too short to mask anything; try 64")
+        if self.max_length > max_positions:
+            raise ConfigError(f"--max-length {self.max_length} exceeds the model's limit of {max_positions} tokens")
+        if self.tokenizer not in TOKENIZERS:
+            raise ConfigError(f"--tokenizer must be one of {', '.join(TOKENIZERS)}, got '{self.tokenizer}'")
+
+
+def as_config(options: dict[str, Any]) -> PretrainConfig:
+    known = set(PretrainConfig.__dataclass_fields__)
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(f"unknown pretraining option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return PretrainConfig(**{k: v for k, v in options.items() if v is not None})
+
+
+# -- the model to start from -----------------------------------------------------------------
+
+
+def start_model(ref: str, config: PretrainConfig, texts: Sequence[str]) -> tuple[Any, Any, str]:
+    """(BertForMaskedLM, tokenizer, how it starts) for ``--model``.
+
+    ``tiny-bert``, ``mini-bert`` or a BERT ``config.json`` start from random weights (with
+    MiniLM's uncased vocabulary, or a WordPiece vocabulary trained on ``texts``). A model
+    folder, a ``ptm`` run folder, ``minilm`` or a hub id continue pretraining from their
+    weights with their own tokenizer (domain-adaptive pretraining).
+    """
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
+
+    from ptm_bert.models import _quiet_transformers, model_folder
+
+    _quiet_transformers()
+    path = Path(ref).expanduser()
+    if ref in PRESETS or path.suffix == ".json":
+        if ref in PRESETS:
+            shape = dict(PRESETS[ref])
+        else:
+            if not path.is_file():
+                raise ConfigError(f"model config {path} does not exist; give a BERT config.json or tiny-bert")
+            shape = BertConfig.from_json_file(str(path)).to_dict()
+        tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
+        if config.tokenizer == "train":
+            # A WordPiece vocabulary learnt from the corpus by the `tokenizers` library, with
+            # BERT's uncased normalisation and special tokens kept.
+            tokenizer = tokenizer.train_new_from_iterator(iter(texts), vocab_size=config.vocab_size)
+        shape.update(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)
+        shape.pop("architectures", None)
+        torch.manual_seed(config.seed)
+        return BertForMaskedLM(BertConfig(**shape)), tokenizer, f"random weights ({ref})"
+    if config.tokenizer == "train":
+        raise ConfigError(
+            "--tokenizer train needs a model built from a config (tiny-bert, mini-bert or a "
+            f"config.json); '{ref}' has learnt weights for its own vocabulary"
+        )
+    source = str(minilm_path()) if ref == "minilm" else model_folder(ref)
+    try:
+        model = BertForMaskedLM.from_pretrained(source, use_safetensors=True)
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    except OSError as error:
+        raise ConfigError(
+            f"model '{ref}' is not tiny-bert, mini-bert, a config.json, a model folder or a "
+            f"loadable Hugging Face id: {str(error).splitlines()[0]}"
+        ) from None
+    return model, tokenizer, f"continued from {ref}"
+
+
+# -- the training loop -------------------------------------------------------------------------
+
+
+def mlm_loss(model: Any, batch: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """Cross-entropy at the masked places, with the vocabulary projection computed only there.
+
+    ``BertForMaskedLM(**batch).loss`` projects every token onto the vocabulary and then ignores
+    the 85% that were not chosen; projecting only the chosen ones gives the same loss for a
+    fraction of the work (benchmarks/pretrain.py measures it). Returns (loss, logits, labels)
+    of the chosen tokens.
+    """
+    import torch
+
+    labels = batch["labels"]
+    inputs = {k: v for k, v in batch.items() if k not in ("labels", "special_tokens_mask")}
+    hidden = model.bert(**inputs).last_hidden_state
+    chosen = labels != -100
+    logits = model.cls(hidden[chosen])
+    targets = labels[chosen]
+    return torch.nn.functional.cross_entropy(logits.float(), targets), logits, targets
+
+
+def set_dropout(model: Any, p: float) -> list[tuple[Any, float]]:
+    """Set every dropout layer's rate to ``p``; return (layer, old rate) pairs to restore."""
+    import torch
+
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    saved = [(m, m.p) for m in layers]
+    for m in layers:
+        m.p = p
+    return saved
+
+
+class Pretrainer:
+    """Pretrains a ``BertForMaskedLM`` on a list of texts and reports held-out accuracy."""
+
+    def __init__(self, model: Any, tokenizer: Any, *, device: str = "auto") -> None:
+        from ptm_bert.trainer import pick_device
+
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = pick_device(device)
+        self.model.to(self.device)
+
+    def split(self, texts: Sequence[str], config: PretrainConfig) -> tuple[list[str], list[str]]:
+        """Training documents and a seeded held-out share of them (never trained on)."""
+        if len(texts) < MIN_DOCUMENTS:
+            raise ConfigError(
+                f"the corpus has {len(texts)} documents; pretraining needs at least {MIN_DOCUMENTS} "
+                "(some are held out to measure it)"
+            )
+        order = list(range(len(texts)))
+        random.Random(config.seed).shuffle(order)
+        cut = min(MAX_HELD_OUT, max(2, round(config.held_out * len(texts))))
+        return [texts[i] for i in order[cut:]], [texts[i] for i in order[:cut]]
+
+    def features(self, texts: Sequence[str], max_length: int) -> list[dict[str, Any]]:
+        encoded = self.tokenizer(
+            list(texts), truncation=True, max_length=max_length, return_special_tokens_mask=True
+        )
+        return [{k: v[i] for k, v in encoded.items()} for i in range(len(texts))]
+
+    def collator(self, config: PretrainConfig, seed: int) -> Any:
+        from transformers import DataCollatorForLanguageModeling
+
+        return DataCollatorForLanguageModeling(
+            self.tokenizer, mlm_probability=config.mlm_probability, seed=seed
+        )
+
+    def held_out_batches(self, texts: Sequence[str], config: PretrainConfig) -> list[dict[str, Any]]:
+        """The held-out documents masked once, so every evaluation asks the same questions."""
+        features = self.features(texts, config.max_length)
+        features.sort(key=lambda f: len(f["input_ids"]))
+        collate = self.collator(config, seed=config.seed + 1)
+        size = 128
+        return [collate(features[i : i + size]) for i in range(0, len(features), size)]
+
+    def evaluate(self, batches: Sequence[dict[str, Any]]) -> dict[str, float]:
+        """Masked-token accuracy and loss on the held-out documents."""
+        import torch
+
+        self.model.eval()
+        total_loss, correct, count = 0.0, 0, 0
+        with torch.inference_mode():
+            for batch in batches:
+                batch = {k: v.to(self.device) for k, v in batch.items()}
+                loss, logits, targets = mlm_loss(self.model, batch)
+                n = int(targets.numel())
+                if n:
+                    total_loss += float(loss) * n
+                    correct += int((logits.argmax(-1) == targets).sum())
+                    count += n
+        self.model.train()
+        mean = total_loss / max(count, 1)
+        return {"masked_accuracy": correct / max(count, 1), "loss": mean, "perplexity": math.exp(min(mean, 50.0)), "masked_tokens": count}
+
+    def fit(
+        self, texts: Sequence[str], config: PretrainConfig, *, run: RunContext | None = None, hooks: Any = None
+    ) -> dict[str, Any]:
+        """Pretrain; return the metrics (loss per step, held-out evaluations, cost)."""
+        import torch
+        from tqdm.auto import tqdm
+        from transformers import get_linear_schedule_with_warmup, set_seed
+
+        from ptm_bert.trainer import LengthGroupedBatches
+
+        run = run or RunContext("pretrain")
+        set_seed(config.seed)
+        saved_dropout = set_dropout(self.model, config.dropout)
+        train_texts, held_texts = self.split(texts, config)
+        features = self.features(train_texts, config.max_length)
+        held_out = self.held_out_batches(held_texts, config)
+        collate = self.collator(config, seed=config.seed)
+        generator = torch.Generator().manual_seed(config.seed)
+        batches = LengthGroupedBatches([len(f["input_ids"]) for f in features], config.batch_size, generator)
+        per_epoch = len(batches)
+        total = config.steps or (config.epochs or 1) * per_epoch
+        every = max(1, math.ceil(total / config.evaluations))
+        model = self.model
+        optimizer = torch.optim.AdamW(
+            [p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay
+        )
+        scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(config.warmup_ratio * total), total)
+        run.model, run.tokenizer, run.optimizer = model, self.tokenizer, optimizer
+        dense = sum(p.numel() for n, p in model.named_parameters() if "embeddings" not in n and "cls." not in n)
+        evaluations = [{"step": 0, **self.evaluate(held_out)}]
+        step_loss: list[float] = []
+        tokens, step, train_seconds = 0, 0, 0.0
+        started = time.perf_counter()
+        bar = tqdm(total=total, desc="pretrain", unit="step", disable=not config.progress, leave=False)
+        model.train()
+        while step < total:
+            for indices in batches:
+                batch = collate([features[i] for i in indices])
+                if not bool((batch["labels"] != -100).any()):
+                    continue  # nothing was chosen in this batch of very short texts
+                step += 1
+                if hooks:
+                    hooks.before_step(run, step, batch)
+                tick = time.perf_counter()
+                try:
+                    batch = {k: v.to(self.device) for k, v in batch.items()}
+                    loss, _, _ = mlm_loss(model, batch)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                except Exception as error:
+                    if hooks:
+                        hooks.on_step_error(run, step, batch, error)
+                    raise
+                train_seconds += time.perf_counter() - tick
+                value = loss.item()
+                step_loss.append(value)
+                tokens += int(batch["attention_mask"].sum())
+                bar.update(1)
+                bar.set_postfix(loss=f"{value:.3f}", acc=f"{evaluations[-1]['masked_accuracy']:.3f}")
+                if hooks:
+                    hooks.after_step(run, step, batch, value)
+                if step % every == 0 or step == total:
+                    evaluations.append({"step": step, "epoch": round(step / per_epoch, 3), **self.evaluate(held_out)})
+                if step == total:
+                    break
+        bar.close()
+        for module, p in saved_dropout:
+            module.p = p
+        first, last = evaluations[0], evaluations[-1]
+        return {
+            "step_loss": step_loss,
+            "evaluations": evaluations,
+            "masked_accuracy": last["masked_accuracy"],
+            "held_out_loss": last["loss"],
+            "perplexity": last["perplexity"],
+            "initial_masked_accuracy": first["masked_accuracy"],
+            "initial_held_out_loss": first["loss"],
+            "steps": step,
+            "epochs": round(step / per_epoch, 3),
+            "train_documents": len(train_texts),
+            "held_out_documents": len(held_texts),
+            "tokens_seen": tokens,
+            "train_flops_estimate": 6 * dense * tokens,
+            "train_seconds": train_seconds,
+            "seconds": time.perf_counter() - started,
+            "tokens_per_second": tokens / train_seconds if train_seconds else 0.0,
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "vocab_size": int(model.config.vocab_size),
+            "config": asdict(config),
+        }
+
+    def save(self, model_dir: Path) -> None:
+        """Weights (safetensors), tokenizer, and a config that fine-tunes with mean pooling."""
+        self.model.config.classifier_pooling = "mean"
+        self.model.save_pretrained(model_dir, safe_serialization=True)
+        self.tokenizer.save_pretrained(model_dir)
+
+
+def pretraining_curves(metrics: dict[str, Any], path: Path) -> Path:
+    """MLM loss per step (and held-out) on the left, held-out masked-token accuracy on the right."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    evals = metrics["evaluations"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    steps = metrics["step_loss"]
+    left.plot(range(1, len(steps) + 1), steps, alpha=0.35, label="training step")
+    left.plot([e["step"] for e in evals], [e["loss"] for e in evals], "o-", label="held-out")
+    left.set(title="masked-LM loss", xlabel="step", ylabel="cross-entropy")
+    left.legend()
+    right.plot([e["step"] for e in evals], [e["masked_accuracy"] for e in evals], "o-")
+    right.set(title="held-out masked-token accuracy", xlabel="step", ylim=(0, max(0.05, 1.15 * max(e["masked_accuracy"] for e in evals))))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def pretrain(
+    pm: Any,
+    *,
+    corpus: str = "reviews",
+    model: str = "tiny-bert",
+    out: str | Path,
+    overwrite: bool = False,
+    device: str = "auto",
+    **options: Any,
+) -> dict[str, Any]:
+    """Pretrain ``model`` on ``corpus`` with masked language modelling; write a run folder."""
+    from toolkit import __version__
+    from toolkit.corpus import load_corpus
+    from toolkit.runs import RunFolder
+
+    config = as_config(options)
+    texts = load_corpus(pm, corpus).texts
+    mlm, tokenizer, init = start_model(model, config, texts if config.tokenizer == "train" else ())
+    config.check(int(mlm.config.max_position_embeddings))
+    trainer = Pretrainer(mlm, tokenizer, device=device)
+    trainer.split(texts, config)  # refuse a corpus too small before the folder exists
+    folder = RunFolder.create(out, overwrite=overwrite)
+    record = {
+        "command": "pretrain",
+        "corpus": corpus,
+        "model": model,
+        "init": init,
+        "device": trainer.device,
+        "hyper": asdict(config),
+        "toolkit_version": __version__,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    folder.write_json("config.json", record)
+    run = RunContext("pretrain", config=record, out_dir=folder.path, device=trainer.device)
+    hooks = pm.hooks
+    hooks.before_run(run)
+    try:
+        metrics = trainer.fit(texts, config, run=run, hooks=hooks)
+        folder.save_model(trainer.save)
+        metrics.update(corpus=corpus, model=model, init=init, device=trainer.device)
+        pretraining_curves(metrics, folder.path / "pretraining.png")
+        folder.finish(metrics)
+    except BaseException as error:
+        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        folder.write_json("metrics.json", {"status": status, "error": f"{type(error).__name__}: {error}"})
+        hooks.on_run_error(run, error)
+        raise
+    hooks.after_run(run, metrics)
+    return {"status": "finished", **metrics}
+
+
+# -- what the model learnt -----------------------------------------------------------------
+
+
+def predict_mask(ref: str | Path, texts: Sequence[str], *, top_k: int = 5) -> list[dict[str, Any]]:
+    """The ``top_k`` fillers of every [MASK] in each text, through transformers' fill-mask pipeline."""
+    from transformers import AutoTokenizer, BertForMaskedLM, pipeline
+
+    from ptm_bert.models import _quiet_transformers, model_folder
+
+    if top_k <= 0:
+        raise ConfigError(f"--top-k must be positive, got {top_k}")
+    texts = list(texts)
+    if not texts or any(not t.strip() for t in texts):
+        raise ConfigError("give at least one non-empty text, with [MASK] where a word is missing")
+    _quiet_transformers()
+    source = model_folder(str(ref))
+    if not Path(source).is_dir():
+        raise ConfigError(f"{ref} is not a folder; give the --out of a ptm pretrain run")
+    model, info = BertForMaskedLM.from_pretrained(source, use_safetensors=True, output_loading_info=True)
+    if any(key.startswith("cls.predictions") for key in info["missing_keys"]):
+        raise ConfigError(
+            f"{ref} has no masked-language-model head (a classifier, or an encoder saved without "
+            "it); give the --out of a ptm pretrain run"
+        )
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    mask = tokenizer.mask_token
+    for text in texts:
+        if mask not in text:
+            raise ConfigError(f"'{text[:40]}' has no {mask}; write e.g. \"the film was {mask} .\"")
+    fill = pipeline("fill-mask", model=model, tokenizer=tokenizer, top_k=top_k, device="cpu")
+    results = []
+    for text in texts:
+        answer = fill(text)
+        # One [MASK] gives a list of candidates, several give a list per mask.
+        per_mask = answer if answer and isinstance(answer[0], list) else [answer]
+        results.append(
+            {
+                "text": text,
+                "masks": [
+                    [{"token": c["token_str"].strip(), "probability": float(c["score"])} for c in candidates]
+                    for candidates in per_mask
+                ],
+            }
+        )
+    return results
+
+
+# -- the value of pretraining -----------------------------------------------------------------
+
+COMPARED = (
+    ("random init", "scratch:{run}"),
+    ("self-pretrained", "{run}"),
+    ("MiniLM", "minilm"),
+)
+
+
+def compare(
+    pm: Any,
+    pretrained: str | Path,
+    *,
+    data: str = "reviews",
+    out: str | Path,
+    overwrite: bool = False,
+    baseline: str = "minilm",
+    **train_options: Any,
+) -> dict[str, Any]:
+    """Fine-tune three models on the same data with the same budget, one run folder each
+    under ``out``: the pretrained run's architecture from random weights, the pretrained run
+    itself, and ``baseline`` (MiniLM). Writes ``comparison.json`` and ``comparison.png``
+    (held-out accuracy per epoch, one line per model) and returns the table.
+    """
+    from toolkit.pipeline import train
+    from toolkit.runs import RunFolder
+
+    from ptm_bert.models import model_folder
+
+    run = str(pretrained)
+    if not (Path(model_folder(run)) / "config.json").is_file():
+        raise ConfigError(f"{run} is not a pretrained model or run folder; give the --out of ptm pretrain")
+    folder = RunFolder.create(out, overwrite=overwrite)
+    rows = []
+    for (name, template), slug in zip(COMPARED, ("random-init", "self-pretrained", "baseline")):
+        ref = template.format(run=run) if template != "minilm" else baseline
+        metrics = train(pm, model=ref, data=data, out=folder.path / slug, **train_options)
+        rows.append(
+            {
+                "model": name,
+                "ref": ref,
+                "run": str(folder.path / slug),
+                "accuracy": metrics["accuracy"],
+                "f1": metrics["f1"],
+                "accuracy_per_epoch": [h["accuracy"] for h in metrics["history"]],
+                "train_seconds": metrics["train_seconds"],
+                "parameters": metrics.get("trainable_parameters"),
+            }
+        )
+    result = {"pretrained": run, "data": data, "options": {k: v for k, v in train_options.items() if v is not None}, "rows": rows}
+    comparison_plot(rows, folder.path / "comparison.png")
+    folder.finish(result)
+    folder.write_json("comparison.json", result)
+    return result
+
+
+def comparison_plot(rows: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Held-out accuracy after each epoch of fine-tuning, one line per starting point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for row, marker in zip(rows, "osd^v"):
+        epochs = range(1, len(row["accuracy_per_epoch"]) + 1)
+        ax.plot(epochs, row["accuracy_per_epoch"], marker=marker, label=f"{row['model']} ({row['accuracy']:.3f})")
+    ax.set(title="fine-tuning from three starting points", xlabel="epoch", ylabel="held-out accuracy")
+    ax.set_xticks(list(range(1, max(len(r["accuracy_per_epoch"]) for r in rows) + 1)))
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
