@@ -185,3 +185,39 @@ def test_predict_mask_refuses_text_without_mask_and_a_classifier(pretrained, ptm
             "--out", str(tmp_path / "clf"), "--quiet")
     classifier = ptm_cli("predict-mask", str(tmp_path / "clf"), "the [MASK] film")
     assert classifier.exit_code == 2 and "has no masked-language-model head" in classifier.output
+
+
+def test_dropout_is_off_while_pretraining_and_kept_for_fine_tuning(ptm_manager, tmp_path):
+    import torch
+
+    from ptm_bert.pretrain import Pretrainer, as_config, start_model
+
+    config = as_config({**QUICK, "steps": 3})
+    texts = _corpus(tmp_path, 60).read_text().splitlines()
+    model, tokenizer, _ = start_model("tiny-bert", config, texts)
+    seen = []
+    trainer = Pretrainer(model, tokenizer, device="cpu")
+    handle = model.bert.register_forward_pre_hook(
+        lambda m, args: seen.append({d.p for d in m.modules() if isinstance(d, torch.nn.Dropout)}) if m.training else None
+    )
+    trainer.fit(texts, config)
+    handle.remove()
+    assert seen and all(rates == {0.0} for rates in seen)
+    assert {d.p for d in model.modules() if isinstance(d, torch.nn.Dropout)} == {0.1}
+    trainer.save(tmp_path / "m")
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["hidden_dropout_prob"] == 0.1
+
+
+def test_ptm_report_renders_a_pretraining_run(pretrained, ptm_cli, tmp_path):
+    import shutil
+
+    out, metrics = pretrained
+    copy = tmp_path / "pre"
+    shutil.copytree(out, copy)
+    result = ptm_cli("report", str(copy))
+    assert result.exit_code == 0 and result.output == f"report: {copy / 'report.html'}\n"
+    page = (copy / "report.html").read_text()
+    assert "masked-token accuracy" in page and f"{metrics['masked_accuracy']:.3f}" in page
+    assert "data:image/png;base64," in page
+    missing = ptm_cli("report", str(tmp_path / "nope"))
+    assert missing.exit_code == 2 and missing.output.startswith("ptm: ")

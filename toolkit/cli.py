@@ -141,7 +141,7 @@ def create_cli(pm: PtmPluginManager | None = None) -> PtmGroup:
         """
 
     ptm.add_command(plugins_group)
-    for command in (train_command, evaluate_command, predict_command, explain_group):
+    for command in (train_command, evaluate_command, predict_command, explain_group, report_command):
         ptm.add_command(command)
     return ptm
 
@@ -336,6 +336,18 @@ def predict_command(run_dir: Path, texts: tuple[str, ...], device: str, as_json:
         return
     for row in rows:
         click.echo(f"{row['label']}\t{row['probability']:.3f}\t{row['text']}")
+
+
+@click.command("report")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--title", default=None, help="Page title  [default: from the run's command]")
+def report_command(run_dir: Path, title: str | None) -> None:
+    """Write RUN_DIR/report.html: one self-contained page with the run's numbers and plots."""
+    from toolkit.report import write_report
+
+    with ptm_errors():
+        path = write_report(run_dir, title=title)
+    click.echo(f"report: {path}")
 
 
 # -- ptm explain ------------------------------------------------------------------------------
