@@ -141,7 +141,7 @@ def create_cli(pm: PtmPluginManager | None = None) -> PtmGroup:
         """
 
     ptm.add_command(plugins_group)
-    for command in (train_command, evaluate_command, predict_command, explain_group, report_command):
+    for command in (train_command, evaluate_command, predict_command, explain_group, report_command, lesson_group):
         ptm.add_command(command)
     return ptm
 
@@ -348,6 +348,73 @@ def report_command(run_dir: Path, title: str | None) -> None:
     with ptm_errors():
         path = write_report(run_dir, title=title)
     click.echo(f"report: {path}")
+
+
+# -- ptm lesson -------------------------------------------------------------------------------
+
+
+@click.group("lesson")
+def lesson_group() -> None:
+    """The course: list the lessons, read one's outline, run it headless."""
+
+
+@lesson_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
+def lesson_list_command(as_json: bool) -> None:
+    """Every installed lesson: id, minutes, whether it runs headless, title."""
+    from toolkit.registry import Lesson
+
+    lessons = plugin_manager().registry.records(Lesson)
+    rows = [
+        {"id": l.id, "title": l.title, "minutes": l.minutes, "runs_headless": l.factory is not None,
+         "notebook": l.notebook, "plugin": l.plugin}
+        for l in lessons
+    ]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for row in rows:
+        mark = "run" if row["runs_headless"] else "   "
+        click.echo(f"{row['id']:<26} {row['minutes']:>3} min  {mark}  {row['title']}")
+
+
+@lesson_group.command("show")
+@click.argument("lesson_id")
+def lesson_show_command(lesson_id: str) -> None:
+    """A lesson's outline, duration and what it needs."""
+    from toolkit.lessons import get_lesson
+
+    with ptm_errors():
+        lesson = get_lesson(plugin_manager(), lesson_id)
+    click.echo(f"{lesson.title} ({lesson.id}, about {lesson.minutes} min, from {lesson.plugin})")
+    if lesson.summary:
+        click.echo(lesson.summary)
+    for number, step in enumerate(lesson.outline, start=1):
+        click.echo(f"  {number}. {step}")
+    if lesson.needs:
+        click.echo(f"needs: {', '.join(lesson.needs)}")
+    click.echo(f"run: ptm lesson run {lesson.id} --quick" if lesson.factory else "no headless runner")
+
+
+@lesson_group.command("run")
+@click.argument("lesson_id")
+@click.option("--quick", is_flag=True, help="Fewer epochs and steps: the same story in about two minutes.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run folder  [default: runs/ID or runs/ID-quick]")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def lesson_run_command(lesson_id: str, quick: bool, out: Path | None, overwrite: bool, device: str, quiet: bool) -> None:
+    """Run a lesson's steps, print its key results and write a run folder with report.html."""
+    from toolkit.lessons import run_lesson
+
+    out = out or Path("runs") / (f"{lesson_id}-quick" if quick else lesson_id)
+    with ptm_errors():
+        result = run_lesson(plugin_manager(), lesson_id, out=out, quick=quick, overwrite=overwrite,
+                            device=device, progress=not quiet)
+    for name, value in result["numbers"].items():
+        click.echo(f"{name}: {value}")
+    click.echo(f"claim {'holds' if result['claim_holds'] else 'does NOT hold'}: {result['claim']}")
+    click.echo(f"report: {out / 'report.html'}")
 
 
 # -- ptm explain ------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ def ptm_register_lessons(register):
                 "AdamW with warm-up, one epoch on two CPU cores",
                 "accuracy, macro-F1, confusion matrix; tokens, FLOPs and seconds spent",
             ),
-            needs=("model:minilm", "task:text-classification"),
+            needs=("model:minilm", "dataset:reviews", "task:text-classification"),
+            notebook="finetuning.ipynb",
+            factory="ptm_course.finetuning:run",
         )
     )

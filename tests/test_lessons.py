@@ -1,0 +1,102 @@
+"""Lessons: listing, outlines, headless runs with a measured claim and a report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from toolkit import hookimpl
+from toolkit.errors import PtmError
+from toolkit.lessons import LessonResult, run_lesson
+from toolkit.registry import Lesson
+from toolkit.report import Section
+
+
+class CountingLesson:
+    """A lesson plugin whose runner measures something trivially true (or not)."""
+
+    def __init__(self, holds=True, result=None):
+        self.holds, self.result, self.calls = holds, result, []
+
+    def run(self, pm, *, out, quick, device, progress):
+        self.calls.append((out, quick))
+        (out / "note.txt").write_text("written by the lesson")
+        if self.result is not None:
+            return self.result
+        return LessonResult(claim="two is more than one", holds=self.holds, numbers={"two": 2},
+                            sections=[Section("Counting", text="one, two")])
+
+    @hookimpl
+    def ptm_register_lessons(self, register):
+        register(Lesson(id="counting", title="Counting", summary="count to two", minutes=1,
+                        outline=("one", "two"), needs=("model:tiny-bert",), factory=self.run))
+        register(Lesson(id="reading", title="Reading only", summary="a notebook without a runner"))
+
+
+def test_a_lesson_run_writes_its_claim_metrics_and_report(ptm_manager, ptm_register, tmp_path):
+    plugin = CountingLesson()
+    ptm_register(plugin, name="counting-plugin")
+    result = run_lesson(ptm_manager, "counting", out=tmp_path / "run", quick=True)
+    assert plugin.calls == [(tmp_path / "run", True)]
+    assert result["claim_holds"] is True and result["numbers"] == {"two": 2}
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved["status"] == "finished" and saved["claim"] == "two is more than one"
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert page.index("Counting") < page.index("The claim") and "On this run the claim holds." in page
+
+
+def test_a_claim_that_fails_is_reported_not_hidden(ptm_manager, ptm_register, ptm_cli, tmp_path):
+    ptm_register(CountingLesson(holds=False), name="counting-plugin")
+    result = ptm_cli("lesson", "run", "counting", "--out", str(tmp_path / "run"), "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "claim does NOT hold: two is more than one" in result.output
+    assert "On this run the claim does NOT hold." in (tmp_path / "run" / "report.html").read_text()
+
+
+def test_a_runner_returning_the_wrong_type_fails_the_run(ptm_manager, ptm_register, tmp_path):
+    ptm_register(CountingLesson(result={"claim": "x"}), name="counting-plugin")
+    with pytest.raises(PtmError, match="lesson 'counting' of plugin 'counting-plugin' returned dict, not a LessonResult"):
+        run_lesson(ptm_manager, "counting", out=tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "failed"
+
+
+def test_list_show_and_bad_ids(ptm_manager, ptm_register, ptm_cli, tmp_path):
+    ptm_register(CountingLesson(), name="counting-plugin")
+    rows = json.loads(ptm_cli("lesson", "list", "--json").stdout)
+    by_id = {r["id"]: r for r in rows}
+    assert by_id["counting"]["runs_headless"] and not by_id["reading"]["runs_headless"]
+    assert by_id["finetuning"]["plugin"] == "ptm_course"
+    shown = ptm_cli("lesson", "show", "counting")
+    assert shown.exit_code == 0
+    assert shown.output.splitlines()[:4] == [
+        "Counting (counting, about 1 min, from counting-plugin)", "count to two", "  1. one", "  2. two"]
+    unknown = ptm_cli("lesson", "run", "countin", "--out", str(tmp_path / "x"))
+    assert unknown.exit_code == 2 and "lesson 'countin' not found. Did you mean 'counting'?" in unknown.output
+    no_runner = ptm_cli("lesson", "run", "reading", "--out", str(tmp_path / "y"))
+    assert no_runner.exit_code == 2
+    assert no_runner.output == "ptm: lesson 'reading' has no headless runner; open its notebook instead (ptm lesson notebook reading)\n"
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_an_existing_folder_is_refused(ptm_manager, ptm_register, ptm_cli, tmp_path):
+    ptm_register(CountingLesson(), name="counting-plugin")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "mine.txt").write_text("keep")
+    result = ptm_cli("lesson", "run", "counting", "--out", str(tmp_path / "run"))
+    assert result.exit_code == 2 and "already exists and is not empty" in result.output
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["mine.txt"]
+
+
+@pytest.mark.slow
+def test_the_finetuning_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
+    out = tmp_path / "lesson"
+    result = ptm_cli("lesson", "run", "finetuning", "--quick", "--out", str(out), "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "claim holds: Fine-tuned MiniLM scores at least 0.80" in result.output
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["claim_holds"] and saved["numbers"]["test accuracy"] >= 0.8
+    page = (out / "report.html").read_text()
+    for heading in ("1. The data", "2. Tokenization", "3. Fine-tuning", "4. Held-out scores", "5. What it cost"):
+        assert heading in page
+    assert (out / "run" / "model" / "model.safetensors").is_file()

@@ -1,0 +1,106 @@
+"""Running a lesson headless: its steps, its measured claim, and a run folder with report.html.
+
+A :class:`~toolkit.registry.Lesson` with a ``factory`` can be run by ``ptm lesson run ID``. The
+factory is called as ``factory(pm, out=Path, quick=bool, device=str, progress=bool)``; it does
+the lesson's work (writing any runs it trains under ``out``) and returns a
+:class:`LessonResult`. This module makes the folder, fires the run hooks, records the result
+in ``metrics.json`` and writes ``report.html``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.context import RunContext
+from toolkit.errors import ConfigError, PtmError
+from toolkit.registry import Lesson, resolve_factory
+from toolkit.report import Section, write_report
+from toolkit.runs import RunFolder
+
+
+@dataclass
+class LessonResult:
+    """What a lesson measured.
+
+    Attributes:
+        claim: the sentence the lesson ends with, e.g. "MiniLM beats the majority class".
+        holds: whether the measurements on held-out data bear the claim out.
+        numbers: the key results, printed by ``ptm lesson run`` and kept in metrics.json.
+        sections: the narrative of the report, in order.
+    """
+
+    claim: str
+    holds: bool
+    numbers: dict[str, Any] = field(default_factory=dict)
+    sections: list[Section] = field(default_factory=list)
+
+
+def get_lesson(pm: Any, lesson_id: str) -> Lesson:
+    return pm.registry.get(Lesson, lesson_id)
+
+
+def run_lesson(
+    pm: Any,
+    lesson_id: str,
+    *,
+    out: str | Path,
+    quick: bool = False,
+    overwrite: bool = False,
+    device: str = "auto",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run lesson ``lesson_id`` into the folder ``out``; return what metrics.json records."""
+    lesson = get_lesson(pm, lesson_id)
+    if lesson.factory is None:
+        raise ConfigError(
+            f"lesson '{lesson_id}' has no headless runner; open its notebook instead "
+            f"(ptm lesson notebook {lesson_id})"
+        )
+    runner = resolve_factory(lesson.factory)
+    folder = RunFolder.create(out, overwrite=overwrite)
+    config = {
+        "command": "lesson",
+        "lesson": lesson_id,
+        "title": lesson.title,
+        "quick": quick,
+        "device": device,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    folder.write_json("config.json", config)
+    run = RunContext("lesson", config=config, out_dir=folder.path, device=device)
+    hooks = pm.hooks
+    hooks.before_run(run)
+    started = time.perf_counter()
+    try:
+        result = runner(pm, out=folder.path, quick=quick, device=device, progress=progress)
+        if not isinstance(result, LessonResult):
+            raise PtmError(
+                f"lesson '{lesson_id}' of plugin '{lesson.plugin}' returned "
+                f"{type(result).__name__}, not a LessonResult"
+            )
+        metrics = {
+            "lesson": lesson_id,
+            "quick": quick,
+            "claim": result.claim,
+            "claim_holds": result.holds,
+            "numbers": result.numbers,
+            "seconds": time.perf_counter() - started,
+        }
+        verdict = "holds" if result.holds else "does NOT hold"
+        closing = Section(
+            "The claim",
+            text=f"{result.claim}\n\nOn this run the claim {verdict}.",
+            numbers=result.numbers,
+        )
+        folder.finish(metrics)
+        write_report(folder.path, title=lesson.title, sections=[*result.sections, closing])
+    except BaseException as error:
+        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        folder.write_json("metrics.json", {"status": status, "error": f"{type(error).__name__}: {error}"})
+        hooks.on_run_error(run, error)
+        raise
+    hooks.after_run(run, metrics)
+    return {"status": "finished", **metrics}
