@@ -417,6 +417,19 @@ def lesson_run_command(lesson_id: str, quick: bool, out: Path | None, overwrite:
     click.echo(f"report: {out / 'report.html'}")
 
 
+@lesson_group.command("notebook")
+@click.argument("lesson_id")
+@click.option("--dest", type=click.Path(path_type=Path), default=Path("."), show_default=True, help="Folder to copy the notebook into.")
+@click.option("--overwrite", is_flag=True, help="Replace a copy already there.")
+def lesson_notebook_command(lesson_id: str, dest: Path, overwrite: bool) -> None:
+    """Copy a lesson's Jupyter notebook out, for a student to open and edit."""
+    from toolkit.lessons import copy_notebook
+
+    with ptm_errors():
+        path = copy_notebook(plugin_manager(), lesson_id, dest, overwrite=overwrite)
+    click.echo(f"notebook: {path}  (open it with: jupyter lab {path})")
+
+
 # -- ptm explain ------------------------------------------------------------------------------
 
 

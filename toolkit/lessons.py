@@ -42,6 +42,44 @@ def get_lesson(pm: Any, lesson_id: str) -> Lesson:
     return pm.registry.get(Lesson, lesson_id)
 
 
+def notebook_path(lesson: Lesson) -> Path:
+    """The file of a lesson's notebook (``"package:file.ipynb"`` resolved in the installed package)."""
+    from importlib import resources
+
+    if not lesson.notebook:
+        raise ConfigError(f"lesson '{lesson.id}' has no notebook; run it with ptm lesson run {lesson.id}")
+    package, _, name = lesson.notebook.rpartition(":")
+    try:
+        path = Path(str(resources.files(package) / name)) if package else Path(name)
+    except ModuleNotFoundError:
+        path = Path(lesson.notebook)
+    if not path.is_file():
+        raise PtmError(
+            f"lesson '{lesson.id}' of plugin '{lesson.plugin}' names notebook {lesson.notebook}, "
+            "which is not installed; reinstall the plugin"
+        )
+    return path
+
+
+def copy_notebook(pm: Any, lesson_id: str, dest: str | Path, *, overwrite: bool = False) -> Path:
+    """Copy lesson ``lesson_id``'s notebook into the folder ``dest``; never replace a file
+    silently (a student's edited copy may be there)."""
+    import shutil
+
+    source = notebook_path(get_lesson(pm, lesson_id))
+    folder = Path(dest)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--dest {folder} is a file; give a folder")
+    target = folder / source.name
+    if target.exists() and not overwrite:
+        raise ConfigError(f"{target} exists (your copy?); choose another --dest or pass --overwrite")
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(source, tmp)
+    tmp.replace(target)
+    return target
+
+
 def run_lesson(
     pm: Any,
     lesson_id: str,

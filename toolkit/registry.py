@@ -171,7 +171,8 @@ class Lesson(Record):
         minutes: how long it takes on a laptop CPU, roughly.
         outline: the steps it walks through, one line each.
         needs: ids of records it uses, as ``"kind:id"`` (``"model:minilm"``).
-        notebook: the notebook's file name in ``tutorials/``.
+        notebook: the notebook, as ``"package:file.ipynb"`` (a resource of an installed
+            package, so it ships in the wheel: ``"ptm_course.tutorials:finetuning.ipynb"``).
         factory: optional callable that runs the lesson headless.
     """
 

@@ -21,7 +21,7 @@ def ptm_register_lessons(register):
                 "accuracy, macro-F1, confusion matrix; tokens, FLOPs and seconds spent",
             ),
             needs=("model:minilm", "dataset:reviews", "task:text-classification"),
-            notebook="finetuning.ipynb",
+            notebook="ptm_course.tutorials:finetuning.ipynb",
             factory="ptm_course.finetuning:run",
         )
     )
