@@ -53,8 +53,8 @@ def test_plugins_list_hides_builtins_without_all(ptm_cli):
 def test_plugins_list_text_shows_status_hooks_and_ids(ptm_cli):
     out = ptm_cli("plugins", "list", "--all").output
     assert f"ptm_bert {__version__} (built-in): loaded" in out
-    assert "  model: bert, minilm, tiny-bert" in out
-    assert "  hooks: ptm_register_models, ptm_register_trainers" in out
+    assert "  model: bert, minilm, scratch, tiny-bert" in out
+    assert "  hooks: ptm_register_commands, ptm_register_models, ptm_register_trainers" in out
 
 
 def test_plugin_commands_are_added_and_attributed(ptm_register, ptm_manager, ptm_cli):

@@ -16,7 +16,7 @@ from typing import Any
 
 from toolkit.context import RunContext
 from toolkit.errors import ConfigError, PtmError
-from toolkit.registry import Lesson, resolve_factory
+from toolkit.registry import Lesson
 from toolkit.report import Section, write_report
 from toolkit.runs import RunFolder
 
@@ -97,7 +97,7 @@ def run_lesson(
             f"lesson '{lesson_id}' has no headless runner; open its notebook instead "
             f"(ptm lesson notebook {lesson_id})"
         )
-    runner = resolve_factory(lesson.factory)
+    runner = lesson.load()
     folder = RunFolder.create(out, overwrite=overwrite)
     config = {
         "command": "lesson",

@@ -184,6 +184,12 @@ class Lesson(Record):
     notebook: str = ""
     factory: Factory | None = None
 
+    def load(self) -> Callable[..., Any]:
+        """Return the headless runner, importing it first if it is a string."""
+        if self.factory is None:
+            raise RegistryError(f"lesson '{self.id}' has no runner (plugin '{self.plugin}')")
+        return resolve_factory(self.factory)
+
 
 RECORD_TYPES: tuple[type[Record], ...] = (
     ModelSpec,

@@ -25,3 +25,20 @@ def ptm_register_lessons(register):
             factory="ptm_course.finetuning:run",
         )
     )
+    register(
+        Lesson(
+            id="privacy",
+            title="Training with differential privacy",
+            summary="the (epsilon, delta) promise, DP-SGD strategies, accountants, a membership audit",
+            minutes=15,
+            outline=(
+                "the (epsilon, delta) definition, checked on a Laplace count query",
+                "DP-SGD: clipping, noise, Poisson sampling; which parameters to train (head, LoRA, all)",
+                "the same run under the RDP, PRV and GDP accountants",
+                "a loss-threshold membership-inference attack on a private and a non-private model",
+            ),
+            needs=("model:minilm", "dataset:reviews", "privacy:dp-sgd"),
+            factory="ptm_course.privacy:run",
+        )
+    )
+

@@ -110,20 +110,14 @@ def accountants_command(run_dir: Path, as_json: bool) -> None:
     """
     from toolkit.runs import RunFolder
 
-    from ptm_dp.dpsgd import epsilon_for
+    from ptm_dp.dpsgd import accountant_epsilons
 
     with ptm_errors():
         metrics = RunFolder.open(run_dir).read_json("metrics.json")
-        needed = ("noise_multiplier", "sample_rate", "steps", "delta")
-        if metrics.get("mechanism") != "dp-sgd" or any(metrics.get(k) is None for k in needed):
-            raise ConfigError(f"{run_dir} is not a dp-sgd run; train one with --privacy dp-sgd --epsilon E")
-        if not metrics["noise_multiplier"]:
-            raise ConfigError(f"{run_dir} was trained without noise (epsilon inf): every accountant says inf")
-        args = [metrics[k] for k in needed]
-        with warnings.catch_warnings():
-            # Opacus warns that GDP can underestimate; the help and the output say so.
-            warnings.simplefilter("ignore", UserWarning)
-            rows = {name: epsilon_for(*args, accountant=name) for name in ("rdp", "prv", "gdp")}
+        try:
+            rows = accountant_epsilons(metrics)
+        except ConfigError as error:
+            raise ConfigError(f"{run_dir}: {error}") from None
     result = {"epsilon": rows, "used": metrics.get("accountant"), "delta": metrics["delta"],
               "noise_multiplier": metrics["noise_multiplier"], "sample_rate": metrics["sample_rate"],
               "steps": metrics["steps"]}
@@ -132,8 +126,8 @@ def accountants_command(run_dir: Path, as_json: bool) -> None:
         return
     click.echo(f"noise multiplier {result['noise_multiplier']:.3f}, sample rate {result['sample_rate']:.4g}, "
                f"{result['steps']} steps, delta {result['delta']:.3g}")
-    notes = {"rdp": "Renyi DP: an upper bound", "prv": "privacy random variables: tighter, numerical",
-             "gdp": "Gaussian DP: a CLT approximation, can underestimate"}
+    from ptm_dp.dpsgd import ACCOUNTANTS as notes
+
     for name, value in rows.items():
         mark = ", the run's accountant" if name == result["used"] else ""
         click.echo(f"{name:>4}  epsilon {value:.3f}  ({notes[name]}{mark})")

@@ -231,3 +231,28 @@ def epsilon_for(noise_multiplier: float, sample_rate: float, steps: int, delta: 
     fresh = create_accountant(accountant)
     fresh.history = [(noise_multiplier, sample_rate, steps)]
     return float(fresh.get_epsilon(delta))
+
+
+ACCOUNTANTS = {
+    "rdp": "Renyi DP: an upper bound",
+    "prv": "privacy random variables: tighter, numerical",
+    "gdp": "Gaussian DP: a CLT approximation, can underestimate",
+}
+
+
+def accountant_epsilons(metrics: dict[str, Any]) -> dict[str, float]:
+    """One finished dp-sgd run's epsilon under each Opacus accountant (same noise multiplier,
+    sample rate, steps and delta: only the analysis differs)."""
+    import warnings
+
+    from toolkit.errors import ConfigError
+
+    needed = ("noise_multiplier", "sample_rate", "steps", "delta")
+    if metrics.get("mechanism") != "dp-sgd" or any(metrics.get(k) is None for k in needed):
+        raise ConfigError("not a dp-sgd run; train one with --privacy dp-sgd --epsilon E")
+    if not metrics["noise_multiplier"]:
+        raise ConfigError("the run was trained without noise (epsilon inf): every accountant says inf")
+    with warnings.catch_warnings():
+        # Opacus warns that GDP can underestimate; ACCOUNTANTS says so where it is shown.
+        warnings.simplefilter("ignore", UserWarning)
+        return {name: epsilon_for(*(metrics[k] for k in needed), accountant=name) for name in ACCOUNTANTS}
