@@ -100,3 +100,19 @@ def test_the_finetuning_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path)
     for heading in ("1. The data", "2. Tokenization", "3. Fine-tuning", "4. Held-out scores", "5. What it cost"):
         assert heading in page
     assert (out / "run" / "model" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_the_privacy_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
+    out = tmp_path / "lesson"
+    result = ptm_cli("lesson", "run", "privacy", "--quick", "--out", str(out), "--quiet")
+    assert result.exit_code == 0, result.output
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["claim_holds"], saved["claim"]
+    assert saved["numbers"]["mechanism bound held"] is True
+    rdp, prv, gdp = (float(v) for v in saved["numbers"]["epsilon (RDP / PRV / GDP)"].split(" / "))
+    assert prv < rdp <= 8.0 + 1e-6
+    page = (out / "report.html").read_text()
+    for heading in ("1. The promise on one query", "2. DP-SGD", "3. Three accountants", "4. Membership inference"):
+        assert heading in page
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["head-eps-8", "head-eps-inf", "non-private-overtrained"]
