@@ -13,27 +13,16 @@ from toolkit import pipeline
 from toolkit.errors import ConfigError
 from toolkit.report import Section, write_report
 
+from test_train import _learnable_file
+
 FAST = dict(epochs=1, batch_size=32, max_length=32, progress=False)
 HOSTILE = "<script>alert(1)</script>"
-
-
-def _learnable_file(tmp_path, n=160):
-    """Two word families that decide the label, so one epoch already learns something."""
-    good = ["great", "lovely", "superb", "wonderful", "excellent", "delightful"]
-    bad = ["awful", "dreadful", "boring", "terrible", "horrible", "dismal"]
-    rows = ["text\tlabel"]
-    for i in range(n):
-        words = good if i % 2 else bad
-        rows.append(f"the {words[i % 6]} film was {words[(i // 2) % 6]}\t{'pos' if i % 2 else 'neg'}")
-    path = tmp_path / "toy.tsv"
-    path.write_text("\n".join(rows) + "\n")
-    return path
 
 
 @pytest.fixture
 def trained_run(ptm_manager, tmp_path):
     out = tmp_path / "run"
-    metrics = pipeline.train(ptm_manager, model="tiny-bert", data=str(_learnable_file(tmp_path)), out=out, **FAST)
+    metrics = pipeline.train(ptm_manager, model="tiny-bert", data=str(_learnable_file(tmp_path, n=160)), out=out, **FAST)
     return out, metrics
 
 

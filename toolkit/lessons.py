@@ -17,6 +17,7 @@ from typing import Any
 from toolkit.context import RunContext
 from toolkit.errors import ConfigError, PtmError
 from toolkit.registry import Lesson
+from toolkit.pipeline import recorded_run
 from toolkit.report import Section, write_report
 from toolkit.runs import RunFolder
 
@@ -110,9 +111,8 @@ def run_lesson(
     folder.write_json("config.json", config)
     run = RunContext("lesson", config=config, out_dir=folder.path, device=device)
     hooks = pm.hooks
-    hooks.before_run(run)
     started = time.perf_counter()
-    try:
+    with recorded_run(folder, run, hooks):
         result = runner(pm, out=folder.path, quick=quick, device=device, progress=progress)
         if not isinstance(result, LessonResult):
             raise PtmError(
@@ -135,10 +135,5 @@ def run_lesson(
         )
         folder.finish(metrics)
         write_report(folder.path, title=lesson.title, sections=[*result.sections, closing])
-    except BaseException as error:
-        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-        folder.write_json("metrics.json", {"status": status, "error": f"{type(error).__name__}: {error}"})
-        hooks.on_run_error(run, error)
-        raise
     hooks.after_run(run, metrics)
     return {"status": "finished", **metrics}

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -163,8 +164,7 @@ def train(
     folder.write_json("config.json", config)
     run = RunContext("train", config=config, out_dir=folder.path, device=fitter.device)
     hooks = pm.hooks
-    hooks.before_run(run)
-    try:
+    with recorded_run(folder, run, hooks):
         metrics = fitter.fit(train_rows, test_rows, hyper, run=run, hooks=hooks, privacy=mechanism)
         folder.save_model(fitter.save)
         metrics.update(model=model, data=data, device=fitter.device, label_names=list(dataset.label_names))
@@ -172,13 +172,23 @@ def train(
 
         training_curves(metrics, folder.path / "curves.png")
         folder.finish(metrics)
+    hooks.after_run(run, metrics)
+    return {"status": "finished", **metrics}
+
+
+@contextmanager
+def recorded_run(folder: RunFolder, run: RunContext, hooks: Any) -> Iterator[None]:
+    """Fire ``before_run``; if the body raises, mark the folder failed (or interrupted), fire
+    ``on_run_error`` and re-raise, so a half-done run never looks finished. The caller fires
+    ``after_run`` with its metrics once the body is done."""
+    hooks.before_run(run)
+    try:
+        yield
     except BaseException as error:
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
         folder.write_json("metrics.json", {"status": status, "error": f"{type(error).__name__}: {error}"})
         hooks.on_run_error(run, error)
         raise
-    hooks.after_run(run, metrics)
-    return {"status": "finished", **metrics}
 
 
 def training_split(

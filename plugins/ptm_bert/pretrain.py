@@ -384,6 +384,7 @@ def pretrain(
     """Pretrain ``model`` on ``corpus`` with masked language modelling; write a run folder."""
     from toolkit import __version__
     from toolkit.corpus import load_corpus
+    from toolkit.pipeline import recorded_run
     from toolkit.runs import RunFolder
 
     config = as_config(options)
@@ -406,18 +407,12 @@ def pretrain(
     folder.write_json("config.json", record)
     run = RunContext("pretrain", config=record, out_dir=folder.path, device=trainer.device)
     hooks = pm.hooks
-    hooks.before_run(run)
-    try:
+    with recorded_run(folder, run, hooks):
         metrics = trainer.fit(texts, config, run=run, hooks=hooks)
         folder.save_model(trainer.save)
         metrics.update(corpus=corpus, model=model, init=init, device=trainer.device)
         pretraining_curves(metrics, folder.path / "pretraining.png")
         folder.finish(metrics)
-    except BaseException as error:
-        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-        folder.write_json("metrics.json", {"status": status, "error": f"{type(error).__name__}: {error}"})
-        hooks.on_run_error(run, error)
-        raise
     hooks.after_run(run, metrics)
     return {"status": "finished", **metrics}
 
