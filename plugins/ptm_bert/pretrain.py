@@ -94,11 +94,10 @@ class PretrainConfig:
 
 
 def as_config(options: dict[str, Any]) -> PretrainConfig:
-    known = set(PretrainConfig.__dataclass_fields__)
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ConfigError(f"unknown pretraining option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return PretrainConfig(**{k: v for k, v in options.items() if v is not None})
+    """A :class:`PretrainConfig` from options; ``None`` means "the default"."""
+    from ptm_bert.trainer import config_from
+
+    return config_from(PretrainConfig, {k: v for k, v in options.items() if v is not None}, "pretraining")
 
 
 # -- the model to start from -----------------------------------------------------------------

@@ -57,13 +57,18 @@ class TrainConfig:
             )
 
 
+def config_from(cls: type, options: Mapping[str, Any], what: str = "training") -> Any:
+    """The dataclass ``cls`` from ``options``, refusing unknown names in one line."""
+    known = set(cls.__dataclass_fields__)
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(f"unknown {what} option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return cls(**options)
+
+
 def _as_config(config: TrainConfig | dict[str, Any] | None) -> TrainConfig:
     if isinstance(config, dict):
-        known = {f for f in TrainConfig.__dataclass_fields__}
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise ConfigError(f"unknown training option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return TrainConfig(**config)
+        return config_from(TrainConfig, config)
     return config or TrainConfig()
 
 
