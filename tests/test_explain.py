@@ -114,6 +114,24 @@ def test_delta_tolerance_raises_the_steps_until_every_sentence_meets_it(trained)
     assert all(e.options["delta_tolerance"] == tolerance for e in explanations)
 
 
+def test_a_large_convergence_delta_is_flagged_and_a_small_one_is_not(trained):
+    import warnings
+
+    from ptm_bert.trainer import FineTuner
+    from ptm_captum.explainers import IntegratedGradientsExplainer
+    from toolkit.errors import PtmWarning
+
+    fitter = FineTuner.from_saved(trained[1] / "model", device="cpu")
+    text = "the superb film was lovely"
+    with pytest.warns(PtmWarning, match="of the logit difference .*raise --n-steps or set --delta-tolerance"):
+        [rough] = IntegratedGradientsExplainer(fitter.model, fitter.tokenizer, n_steps=3, method="riemann_right").explain([text])
+    assert abs(rough.delta) > 0.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PtmWarning)
+        [fine] = IntegratedGradientsExplainer(fitter.model, fitter.tokenizer, n_steps=300).explain([text])
+    assert abs(fine.delta) < 0.01
+
+
 def test_every_method_returns_the_same_record(tiny):
     from ptm_captum import explainers
 

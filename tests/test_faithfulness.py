@@ -12,6 +12,7 @@ from toolkit.faithfulness import (
     model_scorer,
     plausibility,
     random_explanations,
+    rank_agreement,
     sufficiency,
 )
 from toolkit.errors import ConfigError
@@ -233,3 +234,18 @@ def test_plausibility_rewards_ranking_the_marked_words_first():
     assert math.isnan(plausibility([perfect], [()])["auprc"])
     with pytest.raises(ConfigError, match="rationales"):
         plausibility([perfect], [])
+
+
+def test_rank_agreement_is_one_for_the_same_ranking_and_negative_for_the_reverse():
+    first = [record([1, 2, 3, 4], [0.1, 0.4, 0.2, 0.3]), record([5, 6, 7], [3.0, 1.0, 2.0])]
+    scaled = [record([1, 2, 3, 4], [1.0, 4.0, 2.0, 3.0]), record([5, 6, 7], [30.0, 10.0, 20.0])]
+    reverse = [record([1, 2, 3, 4], [0.4, 0.1, 0.3, 0.2]), record([5, 6, 7], [1.0, 3.0, 2.0])]
+    assert rank_agreement(first, scaled) == pytest.approx(1.0)
+    assert rank_agreement(first, reverse) == pytest.approx(-1.0)
+    flat = [record([1, 2, 3, 4], [0.0] * 4), record([5, 6, 7], [1.0, 3.0, 2.0])]
+    assert rank_agreement(first, flat) == pytest.approx((0.0 - 1.0) / 2)  # a constant vector counts as 0
+    with pytest.raises(ConfigError, match="compare the same sentences"):
+        rank_agreement(first, scaled[:1])
+    other = [record([1, 2, 3, 4], [0.1, 0.4, 0.2, 0.3], words=("a", "b", "c", "d")), first[1]]
+    with pytest.raises(ConfigError, match="explanations of different sentences"):
+        rank_agreement(first, other)

@@ -116,3 +116,58 @@ def test_the_privacy_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
     for heading in ("1. The promise on one query", "2. DP-SGD", "3. Three accountants", "4. Membership inference"):
         assert heading in page
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["head-eps-8", "head-eps-inf", "non-private-overtrained"]
+
+
+@pytest.mark.slow
+def test_the_explainability_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
+    out = tmp_path / "lesson"
+    result = ptm_cli("lesson", "run", "explainability", "--quick", "--out", str(out), "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output  # the few-step integrals are measured, not flagged
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["claim_holds"], saved["claim"]
+    numbers = saved["numbers"]
+    assert numbers["IG comprehensiveness"] > numbers["random comprehensiveness"]
+    assert numbers["IG AUPRC against rationales"] > numbers["random AUPRC"]
+    assert numbers["largest |delta| at 32 steps"] < 0.05
+    methods = {row["method"] for row in json.loads((out / "methods.json").read_text())["rows"]}
+    assert methods == {"ig", "saliency", "occlusion", "random"}
+    page = (out / "report.html").read_text()
+    for heading in ("2. Integrated gradients", "3. Baselines and convergence", "4. Five methods", "5. The randomisation check"):
+        assert heading in page
+    for image in ("ig.png", "convergence.png", "randomization.png"):
+        assert (out / image).stat().st_size > 5_000
+
+
+@pytest.mark.slow
+def test_the_private_and_explainable_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
+    out = tmp_path / "lesson"
+    result = ptm_cli("lesson", "run", "private-and-explainable", "--quick", "--out", str(out), "--quiet")
+    assert result.exit_code == 0, result.output
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["claim_holds"], saved["claim"]
+    numbers = saved["numbers"]
+    assert numbers["rank agreement, private vs twin"] < numbers["rank agreement, twin vs twin with another seed"]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["private", "twin", "twin-seed-1"]
+    private = json.loads((out / "private" / "metrics.json").read_text())
+    assert private["epsilon"] <= 8.0 + 1e-6 and private["trainable"] == "head"
+    assert "2. Do they explain alike?" in (out / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_the_pretraining_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
+    out = tmp_path / "lesson"
+    result = ptm_cli("lesson", "run", "pretraining", "--quick", "--out", str(out), "--quiet")
+    assert result.exit_code == 0, result.output
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["claim_holds"], saved["claim"]
+    numbers = saved["numbers"]
+    assert numbers["held-out masked-token accuracy"] > numbers["always guessing the commonest token"]
+    assert numbers["fine-tuned accuracy, MiniLM, pretrained"] >= numbers["fine-tuned accuracy, MiniLM, random init"] + 0.15
+    # the corpus is the training reviews only: no test review was pretrained on
+    corpus = (out / "corpus.txt").read_text().splitlines()
+    assert len(corpus) == 480
+    assert sorted(p.name for p in (out / "fine-tuned").iterdir()) == [
+        "minilm-pretrained", "minilm-random-init", "small-bert-pretrained-here", "small-bert-random-init"]
+    assert (out / "pretrained" / "pretraining.png").is_file()
+    assert "3. What it learned to fill in" in (out / "report.html").read_text()

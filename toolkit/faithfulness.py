@@ -340,6 +340,23 @@ def cascading_randomization(
     return results
 
 
+def rank_agreement(first: Sequence[Explanation], second: Sequence[Explanation]) -> float:
+    """How alike two sets of explanations of the same sentences rank the words.
+
+    The mean over sentences of Spearman's rho between the word attributions of ``first[i]`` and
+    ``second[i]`` (two models, two methods or two baselines); 1 is the same ranking, 0 unrelated.
+    A constant vector or a one-word sentence counts as 0.
+    """
+    if len(first) != len(second):
+        raise ConfigError(f"{len(first)} and {len(second)} explanations: compare the same sentences")
+    if not first:
+        raise ConfigError("no explanations to compare")
+    for a, b in zip(first, second):
+        if a.text != b.text:
+            raise ConfigError(f"explanations of different sentences cannot be compared: '{a.text[:40]}' and '{b.text[:40]}'")
+    return float(np.mean([_spearman(_word_vector(a), _word_vector(b)) for a, b in zip(first, second)]))
+
+
 def _forget_loaded_flags(module: Any) -> None:
     """Clear transformers' "already loaded" marks, which make ``_init_weights`` skip a tensor."""
     for tensor in [*module.parameters(), *module.buffers()]:

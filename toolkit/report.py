@@ -32,6 +32,7 @@ _HEADLINE = {
     "f1": "macro-F1",
     "masked_accuracy": "masked-token accuracy",
     "initial_masked_accuracy": "masked-token accuracy before training",
+    "unigram_masked_accuracy": "masked-token accuracy of always guessing the commonest token",
     "perplexity": "held-out perplexity",
     "held_out_loss": "held-out loss",
     "n": "test examples",

@@ -144,10 +144,14 @@ def load_scratch(*, ref: str, num_labels: int = 2, labels: Sequence[str] | None 
     from transformers import AutoConfig, AutoTokenizer, BertForSequenceClassification
 
     _quiet_transformers()
-    source = model_folder(ref.removeprefix("scratch:"))
+    name = ref.removeprefix("scratch:")
+    # scratch:minilm is MiniLM's architecture without its pretraining: the fair control.
+    source = str(minilm_path()) if name == "minilm" else model_folder(name)
     if not Path(source).is_dir():
-        raise ConfigError(f"'{ref}': scratch: takes a model or run folder, e.g. scratch:runs/pretrained")
+        raise ConfigError(f"'{ref}': scratch: takes minilm, a model or a run folder, e.g. scratch:runs/pretrained")
     config = AutoConfig.from_pretrained(source, **_label_maps(num_labels, labels))
+    if name == "minilm":
+        config.classifier_pooling = "mean"  # as load_minilm fine-tunes it
     if getattr(config, "classifier_pooling", "cls") == "mean":
         from ptm_bert.pooling import BertMeanPooledClassifier as classifier
     else:

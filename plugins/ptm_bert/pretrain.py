@@ -247,6 +247,28 @@ class Pretrainer:
         mean = total_loss / max(count, 1)
         return {"masked_accuracy": correct / max(count, 1), "loss": mean, "perplexity": math.exp(min(mean, 50.0)), "masked_tokens": count}
 
+    def unigram_accuracy(self, features: Sequence[dict[str, Any]], batches: Sequence[dict[str, Any]]) -> tuple[str, float]:
+        """The floor a model must rise above: always guessing the commonest training token.
+
+        Returns that token and its accuracy on the held-out masked positions. A model stuck on
+        the unigram plateau (the same guess for every [MASK]) scores exactly this.
+        """
+        from collections import Counter
+
+        counts = Counter(
+            token for f in features
+            for token, special in zip(f["input_ids"], f["special_tokens_mask"]) if not special
+        )
+        if not counts:
+            return "", 0.0
+        guess = counts.most_common(1)[0][0]
+        hits = total = 0
+        for batch in batches:
+            targets = batch["labels"][batch["labels"] != -100]
+            hits += int((targets == guess).sum())
+            total += int(targets.numel())
+        return self.tokenizer.convert_ids_to_tokens(guess), hits / max(total, 1)
+
     def fit(
         self, texts: Sequence[str], config: PretrainConfig, *, run: RunContext | None = None, hooks: Any = None
     ) -> dict[str, Any]:
@@ -263,6 +285,7 @@ class Pretrainer:
         train_texts, held_texts = self.split(texts, config)
         features = self.features(train_texts, config.max_length)
         held_out = self.held_out_batches(held_texts, config)
+        unigram_token, unigram_accuracy = self.unigram_accuracy(features, held_out)
         collate = self.collator(config, seed=config.seed)
         generator = torch.Generator().manual_seed(config.seed)
         batches = LengthGroupedBatches([len(f["input_ids"]) for f in features], config.batch_size, generator)
@@ -326,6 +349,8 @@ class Pretrainer:
             "held_out_loss": last["loss"],
             "perplexity": last["perplexity"],
             "initial_masked_accuracy": first["masked_accuracy"],
+            "unigram_masked_accuracy": unigram_accuracy,
+            "unigram_token": unigram_token,
             "initial_held_out_loss": first["loss"],
             "steps": step,
             "epochs": round(step / per_epoch, 3),
@@ -362,8 +387,14 @@ def pretraining_curves(metrics: dict[str, Any], path: Path) -> Path:
     left.plot([e["step"] for e in evals], [e["loss"] for e in evals], "o-", label="held-out")
     left.set(title="masked-LM loss", xlabel="step", ylabel="cross-entropy")
     left.legend()
-    right.plot([e["step"] for e in evals], [e["masked_accuracy"] for e in evals], "o-")
-    right.set(title="held-out masked-token accuracy", xlabel="step", ylim=(0, max(0.05, 1.15 * max(e["masked_accuracy"] for e in evals))))
+    right.plot([e["step"] for e in evals], [e["masked_accuracy"] for e in evals], "o-", label="model")
+    top = max(e["masked_accuracy"] for e in evals)
+    if "unigram_masked_accuracy" in metrics:
+        floor = metrics["unigram_masked_accuracy"]
+        right.axhline(floor, color="grey", linestyle=":", label=f"always '{metrics['unigram_token']}'")
+        top = max(top, floor)
+        right.legend()
+    right.set(title="held-out masked-token accuracy", xlabel="step", ylim=(0, max(0.05, 1.15 * top)))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -35,6 +35,8 @@ GROUP_SIZE = 4
 PILOT = 8
 # A delta above this share of |f(input) - f(baseline)| gets a warning.
 DELTA_WARN_SHARE = 0.1
+# ... and above this in absolute terms: near a tie (logit difference ~0) any delta is a large share.
+DELTA_WARN_FLOOR = 0.01
 
 
 @dataclass
@@ -329,7 +331,7 @@ class IntegratedGradientsExplainer(TokenExplainer):
                     PtmWarning,
                     stacklevel=4,
                 )
-        elif abs(delta) > DELTA_WARN_SHARE * abs(gap):
+        elif abs(delta) > max(DELTA_WARN_SHARE * abs(gap), DELTA_WARN_FLOOR):
             warnings.warn(
                 f"'{enc.text[:40]}': convergence delta {delta:.3g} is "
                 f"{abs(delta) / max(abs(gap), 1e-12):.0%} of the logit difference {gap:.3g}; "

@@ -10,6 +10,22 @@ from toolkit.registry import Lesson
 def ptm_register_lessons(register):
     register(
         Lesson(
+            id="pretraining",
+            title="Pretraining BERT with masked language modelling",
+            summary="pretrain a small BERT on unlabelled reviews, then see what pretraining is worth",
+            minutes=15,
+            outline=(
+                "the masked-language-model objective, on one sentence",
+                "pretraining a small BERT; held-out masked-token accuracy against the unigram floor",
+                "what the model learned to fill in",
+                "fine-tuning the same architectures with and without pretraining",
+            ),
+            needs=("model:tiny-bert", "model:minilm", "dataset:reviews"),
+            factory="ptm_course.pretraining:run",
+        )
+    )
+    register(
+        Lesson(
             id="finetuning",
             title="Fine-tuning BERT for text classification",
             summary="tokenize, fine-tune MiniLM on labelled reviews, measure accuracy and cost",
@@ -38,7 +54,40 @@ def ptm_register_lessons(register):
                 "a loss-threshold membership-inference attack on a private and a non-private model",
             ),
             needs=("model:minilm", "dataset:reviews", "privacy:dp-sgd"),
+            notebook="ptm_course.tutorials:privacy.ipynb",
             factory="ptm_course.privacy:run",
         )
     )
-
+    register(
+        Lesson(
+            id="explainability",
+            title="Explaining predictions with integrated gradients",
+            summary="IG on a fine-tuned MiniLM, baselines and convergence, five methods, faithfulness, a sanity check",
+            minutes=10,
+            outline=(
+                "integrated gradients on the word embeddings, and completeness",
+                "baselines ([PAD], [MASK], zero) and the convergence delta",
+                "saliency, input x gradient, occlusion and KernelSHAP side by side",
+                "faithfulness (ERASER comprehensiveness and sufficiency) against random scores",
+                "the model-randomisation sanity check",
+            ),
+            needs=("model:minilm", "dataset:reviews", "explainer:ig"),
+            factory="ptm_course.explainability:run",
+        )
+    )
+    register(
+        Lesson(
+            id="private-and-explainable",
+            title="Private and explainable: how DP-SGD changes the explanations",
+            summary="explain private models and their non-private twins; compare rankings and faithfulness",
+            minutes=10,
+            outline=(
+                "private heads (epsilon 8) and their non-private twins, two seeds each",
+                "integrated gradients on the same held-out reviews for every model",
+                "rank agreement (Spearman) between models, against the seed-to-seed baseline",
+                "faithfulness and plausibility of each model's explanations",
+            ),
+            needs=("model:minilm", "dataset:reviews", "privacy:dp-sgd", "explainer:ig"),
+            factory="ptm_course.private_explainable:run",
+        )
+    )
