@@ -272,3 +272,53 @@ def test_cli_explain_evaluate_prints_the_table(trained, ptm_cli):
     lines = result.stdout.splitlines()
     assert "comprehensiveness" in lines[0] and "sufficiency" in lines[0]
     assert [line.split()[0] for line in lines[1:4]] == ["ig", "occlusion", "random"]
+
+
+def test_check_explainer_passes_every_builtin_and_names_a_broken_record(trained):
+    from dataclasses import replace
+
+    from ptm_bert.trainer import FineTuner
+    from toolkit import hookimpl
+    from toolkit.registry import ExplainerSpec
+    from toolkit.testing import check_explainer
+
+    pm = trained[0]
+    fitter = FineTuner.from_saved(trained[1] / "model", device="cpu")
+    for method in METHODS:
+        assert len(check_explainer(pm, method, fitter.model, fitter.tokenizer)) == 2
+
+    class DropsAToken:
+        """Wraps saliency but loses the last token's score: the contract check must say so."""
+
+        def __init__(self, model, tokenizer, **options):
+            self.inner = pipeline.make_explainer(pm, model, tokenizer, "saliency", options)
+
+        def explain(self, texts, *, target=None):
+            return [replace(e, method="broken", attributions=e.attributions[:-1]) for e in self.inner.explain(texts, target=target)]
+
+    class Plugin:
+        @hookimpl
+        def ptm_register_explainers(self, register):
+            register(ExplainerSpec(id="broken", summary="loses a token", factory=DropsAToken))
+
+    plugin = Plugin()
+    pm.register(plugin, name="broken-plugin")
+    try:
+        with pytest.raises(AssertionError, match="broken on 'A warm, funny.*scores.*give one per token"):
+            check_explainer(pm, "broken", fitter.model, fitter.tokenizer)
+    finally:
+        pm.unregister(plugin)
+
+
+def test_explanation_from_scores_builds_words_and_refuses_a_wrong_count(tiny):
+    from toolkit.explanations import explanation_from_scores
+
+    _, tokenizer = tiny
+    text = "Unbelievably good"
+    n = len(tokenizer(text)["input_ids"])
+    e = explanation_from_scores(text, tokenizer, [0.0] + [1.0] * (n - 2) + [0.0], method="m", target=1,
+                                label_names=["neg", "pos"], probability=0.7)
+    assert e.words == ("Unbelievably", "good") and e.word_attributions == (n - 3, 1.0)
+    assert e.target_label == "pos" and e.tokens[0] == "[CLS]"
+    with pytest.raises(ConfigError, match=f"2 scores for {n} tokens"):
+        explanation_from_scores(text, tokenizer, [0.0, 1.0], method="m", target=1, label_names=["neg", "pos"], probability=0.7)

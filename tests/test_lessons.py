@@ -171,3 +171,17 @@ def test_the_pretraining_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path
         "minilm-pretrained", "minilm-random-init", "small-bert-pretrained-here", "small-bert-random-init"]
     assert (out / "pretrained" / "pretraining.png").is_file()
     assert "3. What it learned to fill in" in (out / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_the_write_a_plugin_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
+    out = tmp_path / "lesson"
+    result = ptm_cli("lesson", "run", "write-a-plugin", "--quick", "--out", str(out), "--quiet")
+    assert result.exit_code == 0, result.output
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["claim_holds"], saved["claim"]
+    assert saved["numbers"]["contract check"] == "passed"
+    # the student's copy of the plugin: a module and a pyproject declaring the ptm entry point
+    plugin = out / "ptm-gradient-shap"
+    assert "[project.entry-points.ptm]" in (plugin / "pyproject.toml").read_text()
+    assert "def ptm_register_explainers" in (plugin / "ptm_gradient_shap.py").read_text()

@@ -87,3 +87,56 @@ def words_from_pieces(
         tuple(text[spans[w][0] : spans[w][1]] for w in order),
         tuple(scores[w] for w in order),
     )
+
+
+def explanation_from_scores(
+    text: str,
+    tokenizer: Any,
+    scores: Sequence[float],
+    *,
+    method: str,
+    target: int,
+    label_names: Sequence[str],
+    probability: float,
+    max_length: int = 128,
+    delta: float | None = None,
+    options: dict[str, Any] | None = None,
+) -> Explanation:
+    """The :class:`Explanation` of ``text`` from one score per token, for explainer authors.
+
+    ``scores`` must follow the tokens of ``tokenizer(text, truncation=True,
+    max_length=max_length)``, special tokens included (give them 0). The text is tokenized
+    again here (a fast tokenizer is needed, for the offsets) to fill in the tokens, the
+    word of each token and the word-level scores (the pieces of a word summed).
+    """
+    from toolkit.errors import ConfigError
+
+    if not getattr(tokenizer, "is_fast", False):
+        raise ConfigError("explanations need a fast (Rust) tokenizer to map pieces back to words")
+    encoding = tokenizer(text, truncation=True, max_length=max_length, return_offsets_mapping=True)
+    ids = list(encoding["input_ids"])
+    if len(scores) != len(ids):
+        raise ConfigError(
+            f"{len(scores)} scores for {len(ids)} tokens of '{text[:40]}': give one score per token, "
+            "[CLS] and [SEP] included"
+        )
+    if not 0 <= target < len(label_names):
+        raise ConfigError(f"target {target} is out of range: the model has {len(label_names)} classes")
+    word_ids = encoding.word_ids()
+    offsets = [tuple(o) for o in encoding["offset_mapping"]]
+    words, word_scores = words_from_pieces(text, word_ids, offsets, scores)
+    return Explanation(
+        text=text,
+        method=method,
+        tokens=tuple(tokenizer.convert_ids_to_tokens(ids)),
+        token_ids=tuple(ids),
+        attributions=tuple(float(s) for s in scores),
+        word_ids=tuple(word_ids),
+        words=words,
+        word_attributions=word_scores,
+        target=int(target),
+        target_label=str(label_names[target]),
+        probability=float(probability),
+        delta=delta,
+        options=dict(options or {}),
+    )

@@ -21,6 +21,7 @@ def ptm_register_lessons(register):
                 "fine-tuning the same architectures with and without pretraining",
             ),
             needs=("model:tiny-bert", "model:minilm", "dataset:reviews"),
+            notebook="ptm_course.tutorials:pretraining.ipynb",
             factory="ptm_course.pretraining:run",
         )
     )
@@ -72,6 +73,7 @@ def ptm_register_lessons(register):
                 "the model-randomisation sanity check",
             ),
             needs=("model:minilm", "dataset:reviews", "explainer:ig"),
+            notebook="ptm_course.tutorials:explainability.ipynb",
             factory="ptm_course.explainability:run",
         )
     )
@@ -88,6 +90,23 @@ def ptm_register_lessons(register):
                 "faithfulness and plausibility of each model's explanations",
             ),
             needs=("model:minilm", "dataset:reviews", "privacy:dp-sgd", "explainer:ig"),
+            notebook="ptm_course.tutorials:private_and_explainable.ipynb",
             factory="ptm_course.private_explainable:run",
+        )
+    )
+    register(
+        Lesson(
+            id="write-a-plugin",
+            title="Writing a plugin: a new explainer from outside the toolkit",
+            summary="add GradientSHAP as a third-party plugin, check its contract, measure it like the built-ins",
+            minutes=10,
+            outline=(
+                "the contract: registration and lifecycle hooks, records, entry points",
+                "a plugin module that registers an ExplainerSpec (GradientSHAP through Captum)",
+                "toolkit.testing.check_explainer: the contract every explainer keeps",
+                "the new method measured against IG: faithfulness and the randomisation check",
+            ),
+            needs=("model:minilm", "dataset:reviews", "explainer:ig"),
+            factory="ptm_course.write_a_plugin:run",
         )
     )
