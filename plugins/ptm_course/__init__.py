@@ -107,6 +107,7 @@ def ptm_register_lessons(register):
                 "the new method measured against IG: faithfulness and the randomisation check",
             ),
             needs=("model:minilm", "dataset:reviews", "explainer:ig"),
+            notebook="ptm_course.tutorials:write_a_plugin.ipynb",
             factory="ptm_course.write_a_plugin:run",
         )
     )

@@ -26,12 +26,17 @@ EXAMPLES = (
 MAX_RANDOMIZED_SPEARMAN = 0.5
 
 
-def copy_plugin(dest: str | Path) -> Path:
-    """Copy the example plugin's files into the folder ``dest``; return the module's path."""
+def copy_plugin(dest: str | Path, *, overwrite: bool = False) -> Path:
+    """Copy the example plugin's files into the folder ``dest``; return the module's path.
+
+    A file already there (a student's edited copy) is kept unless ``overwrite``.
+    """
     source = resources.files("ptm_course") / "plugin_example"
     folder = Path(dest)
     folder.mkdir(parents=True, exist_ok=True)
     for name in (f"{PLUGIN}.py", "pyproject.toml"):
+        if (folder / name).exists() and not overwrite:
+            continue
         with resources.as_file(source / name) as path:
             shutil.copyfile(path, folder / name)
     return folder / f"{PLUGIN}.py"
@@ -55,7 +60,7 @@ def run(pm: Any, *, out: Path, quick: bool = False, device: str = "auto", progre
     from toolkit.lessons import LessonResult
     from toolkit.registry import ExplainerSpec
     from toolkit.report import Section
-    from toolkit.testing import check_explainer
+    from toolkit.contracts import check_explainer
 
     sections = []
     hooks = sorted(name for name in dir(hookspecs) if name.startswith("ptm_"))

@@ -21,7 +21,12 @@ from typing import Any
 from toolkit.errors import ConfigError, PtmWarning
 
 
-ACCOUNTANTS = ("rdp", "prv", "gdp")
+# Opacus' accountants, each with what its epsilon means.
+ACCOUNTANTS = {
+    "rdp": "Renyi DP: an upper bound",
+    "prv": "privacy random variables: tighter, numerical",
+    "gdp": "Gaussian DP: a CLT approximation, can underestimate",
+}
 # Opacus' per-sample gradient engines. benchmarks/privacy.py, MiniLM, batch 32, time per step
 # against the plain step: training everything, hooks 9.9x, functorch 9.3x, ghost clipping 2.2x;
 # training LoRA adapters, hooks 1.07x, functorch 1.5x, ghost 1.7x. So ``auto`` takes ghost
@@ -231,13 +236,6 @@ def epsilon_for(noise_multiplier: float, sample_rate: float, steps: int, delta: 
     fresh = create_accountant(accountant)
     fresh.history = [(noise_multiplier, sample_rate, steps)]
     return float(fresh.get_epsilon(delta))
-
-
-ACCOUNTANTS = {
-    "rdp": "Renyi DP: an upper bound",
-    "prv": "privacy random variables: tighter, numerical",
-    "gdp": "Gaussian DP: a CLT approximation, can underestimate",
-}
 
 
 def accountant_epsilons(metrics: dict[str, Any]) -> dict[str, float]:
