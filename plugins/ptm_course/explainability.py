@@ -161,6 +161,7 @@ def _plot_convergence(convergence: dict[int, tuple[float, float]], path: Path) -
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
 
     steps = list(convergence)
     figure, axis = plt.subplots(figsize=(5, 3.2), dpi=110)
@@ -170,6 +171,7 @@ def _plot_convergence(convergence: dict[int, tuple[float, float]], path: Path) -
     axis.set(xscale="log", yscale="log", xlabel="integration steps", ylabel="|delta| (logit units)",
              title="IG completeness error")
     axis.set_xticks(steps, [str(n) for n in steps])
+    axis.xaxis.set_minor_locator(NullLocator())  # the log axis's minor labels overlap ours
     axis.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path)
