@@ -88,6 +88,16 @@ def test_an_existing_folder_is_refused(ptm_manager, ptm_register, ptm_cli, tmp_p
     assert [p.name for p in (tmp_path / "run").iterdir()] == ["mine.txt"]
 
 
+def run_quick(ptm_cli, tmp_path, lesson_id):
+    """Run a lesson with --quick; return its folder, its metrics.json and the output, the claim held."""
+    out = tmp_path / "lesson"
+    result = ptm_cli("lesson", "run", lesson_id, "--quick", "--out", str(out), "--quiet")
+    assert result.exit_code == 0, result.output
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["claim_holds"], saved["claim"]
+    return out, saved, result.output
+
+
 @pytest.mark.slow
 def test_the_finetuning_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
     out = tmp_path / "lesson"
@@ -104,11 +114,7 @@ def test_the_finetuning_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path)
 
 @pytest.mark.slow
 def test_the_privacy_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
-    out = tmp_path / "lesson"
-    result = ptm_cli("lesson", "run", "privacy", "--quick", "--out", str(out), "--quiet")
-    assert result.exit_code == 0, result.output
-    saved = json.loads((out / "metrics.json").read_text())
-    assert saved["claim_holds"], saved["claim"]
+    out, saved, _ = run_quick(ptm_cli, tmp_path, "privacy")
     assert saved["numbers"]["mechanism bound held"] is True
     rdp, prv, gdp = (float(v) for v in saved["numbers"]["epsilon (RDP / PRV / GDP)"].split(" / "))
     assert prv < rdp <= 8.0 + 1e-6
@@ -120,12 +126,8 @@ def test_the_privacy_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
 
 @pytest.mark.slow
 def test_the_explainability_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
-    out = tmp_path / "lesson"
-    result = ptm_cli("lesson", "run", "explainability", "--quick", "--out", str(out), "--quiet")
-    assert result.exit_code == 0, result.output
-    assert "warning" not in result.output  # the few-step integrals are measured, not flagged
-    saved = json.loads((out / "metrics.json").read_text())
-    assert saved["claim_holds"], saved["claim"]
+    out, saved, output = run_quick(ptm_cli, tmp_path, "explainability")
+    assert "warning" not in output  # the few-step integrals are measured, not flagged
     numbers = saved["numbers"]
     assert numbers["IG comprehensiveness"] > numbers["random comprehensiveness"]
     assert numbers["IG AUPRC against rationales"] > numbers["random AUPRC"]
@@ -141,11 +143,7 @@ def test_the_explainability_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_p
 
 @pytest.mark.slow
 def test_the_private_and_explainable_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
-    out = tmp_path / "lesson"
-    result = ptm_cli("lesson", "run", "private-and-explainable", "--quick", "--out", str(out), "--quiet")
-    assert result.exit_code == 0, result.output
-    saved = json.loads((out / "metrics.json").read_text())
-    assert saved["claim_holds"], saved["claim"]
+    out, saved, _ = run_quick(ptm_cli, tmp_path, "private-and-explainable")
     numbers = saved["numbers"]
     assert numbers["rank agreement, private vs twin"] < numbers["rank agreement, twin vs twin with another seed"]
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["private", "twin", "twin-seed-1"]
@@ -156,11 +154,7 @@ def test_the_private_and_explainable_lesson_runs_quick_and_its_claim_holds(ptm_c
 
 @pytest.mark.slow
 def test_the_pretraining_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
-    out = tmp_path / "lesson"
-    result = ptm_cli("lesson", "run", "pretraining", "--quick", "--out", str(out), "--quiet")
-    assert result.exit_code == 0, result.output
-    saved = json.loads((out / "metrics.json").read_text())
-    assert saved["claim_holds"], saved["claim"]
+    out, saved, _ = run_quick(ptm_cli, tmp_path, "pretraining")
     numbers = saved["numbers"]
     assert numbers["held-out masked-token accuracy"] > numbers["always guessing the commonest token"]
     assert numbers["fine-tuned accuracy, MiniLM, pretrained"] >= numbers["fine-tuned accuracy, MiniLM, random init"] + 0.15
@@ -175,11 +169,7 @@ def test_the_pretraining_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path
 
 @pytest.mark.slow
 def test_the_write_a_plugin_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
-    out = tmp_path / "lesson"
-    result = ptm_cli("lesson", "run", "write-a-plugin", "--quick", "--out", str(out), "--quiet")
-    assert result.exit_code == 0, result.output
-    saved = json.loads((out / "metrics.json").read_text())
-    assert saved["claim_holds"], saved["claim"]
+    out, saved, _ = run_quick(ptm_cli, tmp_path, "write-a-plugin")
     assert saved["numbers"]["contract check"] == "passed"
     # the student's copy of the plugin: a module and a pyproject declaring the ptm entry point
     plugin = out / "ptm-gradient-shap"
