@@ -132,7 +132,7 @@ def run(pm: Any, *, out: Path, quick: bool = False, device: str = "auto", progre
         "IG sufficiency": round(ig["sufficiency"], 3),
         "random sufficiency": round(random_row["sufficiency"], 3),
         "IG rank correlation after randomising every layer": round(ig["randomized_spearman"], 3),
-        f"largest |delta| at {steps[-1]} steps": round(convergence[steps[-1]][0], 4),
+        f"largest |delta| at {steps[-1]} steps": float(f"{convergence[steps[-1]][0]:.3g}"),
     }
     if "plausibility_auprc" in ig:
         numbers["IG AUPRC against rationales"] = round(ig["plausibility_auprc"], 3)
