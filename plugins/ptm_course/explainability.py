@@ -108,7 +108,7 @@ def run(pm: Any, *, out: Path, quick: bool = False, device: str = "auto", progre
               "is better). Both are averaged over 5, 10, 20 and 50% of the tokens (DeYoung et al. "
               "2020). Random scores are the floor. AUPRC measures agreement with the words people "
               "marked as the reason (the reviews' rationales)."),
-        numbers={name: _row_text(row) for name, row in rows.items()},
+        numbers={name: method_row(row) for name, row in rows.items()},
     ))
     sections.append(Section(
         "5. The randomisation check",
@@ -145,7 +145,8 @@ def run(pm: Any, *, out: Path, quick: bool = False, device: str = "auto", progre
     return LessonResult(claim=claim, holds=holds, numbers=numbers, sections=sections)
 
 
-def _row_text(row: dict[str, Any]) -> str:
+def method_row(row: dict[str, Any]) -> str:
+    """One row of ``explain_evaluate``'s table, in words (also used by the write-a-plugin lesson)."""
     parts = [f"comprehensiveness {row['comprehensiveness']:.3f}", f"sufficiency {row['sufficiency']:.3f}"]
     if "plausibility_auprc" in row:
         parts.append(f"AUPRC {row['plausibility_auprc']:.3f}")

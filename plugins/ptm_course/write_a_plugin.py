@@ -56,6 +56,7 @@ def load_plugin(pm: Any, path: str | Path) -> Any:
 
 
 def run(pm: Any, *, out: Path, quick: bool = False, device: str = "auto", progress: bool = True) -> Any:
+    from ptm_course.explainability import method_row
     from toolkit import explain_views, hookspecs, pipeline
     from toolkit.lessons import LessonResult
     from toolkit.registry import ExplainerSpec
@@ -124,12 +125,7 @@ def run(pm: Any, *, out: Path, quick: bool = False, device: str = "auto", progre
               "reviews: comprehensiveness (higher is better), sufficiency (lower is better), AUPRC "
               "against the human rationales, and the rank correlation after re-initialising every "
               "layer (near 0 means the method depends on the model)."),
-        numbers={name: ", ".join(
-            [f"comprehensiveness {r['comprehensiveness']:.3f}", f"sufficiency {r['sufficiency']:.3f}"]
-            + ([f"AUPRC {r['plausibility_auprc']:.3f}"] if "plausibility_auprc" in r else [])
-            + ([f"randomised Spearman {r['randomized_spearman']:.2f}"] if r.get("randomized_spearman") is not None else [])
-            + ([f"{r['seconds_per_sentence']:.3f} s/sentence"] if r.get("seconds_per_sentence") else []))
-            for name, r in rows.items()},
+        numbers={name: method_row(r) for name, r in rows.items()},
     ))
 
     ours, random_row, ig = rows[METHOD], rows["random"], rows["ig"]
