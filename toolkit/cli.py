@@ -223,6 +223,12 @@ _data_columns = [
 ]
 
 
+_pair_option = click.option(
+    "--pair", "pairs", multiple=True,
+    help="The second text of a sentence pair, once per TEXT in order (tasks with two inputs).",
+)
+
+
 def _with(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
     def decorate(f: Any) -> Any:
         for option in reversed(options):
@@ -234,7 +240,8 @@ def _with(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
 
 @click.command("train")
 @click.option("--model", default="minilm", show_default=True, help="Model id, folder or Hugging Face id.")
-@click.option("--data", default="reviews", show_default=True, help="Dataset id, .tsv/.csv/.jsonl file or hf:NAME.")
+@click.option("--data", default=None, help="Dataset id, .tsv/.csv/.jsonl file or hf:NAME  [default: the task's data; reviews]")
+@click.option("--task", default=None, help="Task id the data must be labelled for, e.g. pairs (ptm plugins list --all)  [default: the data's own]")
 @click.option("--eval-data", default=None, help="Evaluate on this data instead of a held-out part of --data.")
 @click.option("--epochs", type=int, default=None, help="Passes over the data  [default: 1; 10 with --privacy]")
 @click.option("--batch-size", type=int, default=None, help="[default: 8; 256 with --privacy]")
@@ -254,7 +261,7 @@ def _with(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_with(_data_columns)
-def train_command(model: str, data: str, eval_data: str | None, epochs: int | None,
+def train_command(model: str, data: str | None, task: str | None, eval_data: str | None, epochs: int | None,
                   batch_size: int | None, lr: float | None, max_length: int | None,
                   trainable: str | None, limit: int | None, seed: int | None, device: str,
                   privacy: str | None, epsilon: float | None, delta: float | None,
@@ -274,7 +281,7 @@ def train_command(model: str, data: str, eval_data: str | None, epochs: int | No
         metrics = pipeline.train(
             pm, model=model, data=data, out=out, overwrite=overwrite, eval_data=eval_data,
             text_column=text_column, label_column=label_column, limit=limit, device=device,
-            privacy=privacy,
+            privacy=privacy, task=task,
             privacy_options={
                 "epsilon": epsilon, "delta": delta, "max_grad_norm": max_grad_norm,
                 "accountant": accountant, "grad_sample_mode": grad_sample_mode,
@@ -323,19 +330,22 @@ def evaluate_command(run_dir: Path, data: str, device: str, as_json: bool,
 @click.command("predict")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.argument("texts", nargs=-1, required=True)
+@_with([_pair_option])
 @click.option("--device", default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
-def predict_command(run_dir: Path, texts: tuple[str, ...], device: str, as_json: bool) -> None:
+def predict_command(run_dir: Path, texts: tuple[str, ...], pairs: tuple[str, ...], device: str,
+                    as_json: bool) -> None:
     """Label each TEXT with a trained run, with the label's probability."""
     from toolkit import pipeline
 
     with ptm_errors():
-        rows = pipeline.predict(plugin_manager(), run_dir, texts, device=device)
+        rows = pipeline.predict(plugin_manager(), run_dir, texts, text_pairs=pairs or None, device=device)
     if as_json:
         click.echo(json.dumps(rows))
         return
     for row in rows:
-        click.echo(f"{row['label']}\t{row['probability']:.3f}\t{row['text']}")
+        pair = f"\t{row['text_pair']}" if "text_pair" in row else ""
+        click.echo(f"{row['label']}\t{row['probability']:.3f}\t{row['text']}{pair}")
 
 
 @click.command("report")
@@ -479,10 +489,11 @@ def explain_group() -> None:
 @click.option("--output", type=click.Path(path_type=Path), default=None, help="Write to this file (needed for png).")
 @click.option("--overwrite", is_flag=True, help="Replace --output if it exists.")
 @click.option("--device", default="auto", show_default=True)
+@_with([_pair_option])
 def explain_text(run_dir: Path, texts: tuple[str, ...], method: str, target: str | None,
                  n_steps: int | None, delta_tolerance: float | None, baseline: str | None,
                  n_samples: int | None, fmt: str, level: str, output: Path | None,
-                 overwrite: bool, device: str) -> None:
+                 overwrite: bool, device: str, pairs: tuple[str, ...]) -> None:
     """Attribute a trained run's prediction for each TEXT to its words."""
     from toolkit import explain_views, pipeline
 
@@ -494,7 +505,8 @@ def explain_text(run_dir: Path, texts: tuple[str, ...], method: str, target: str
                "n_samples": n_samples}
     with ptm_errors():
         explanations = pipeline.explain(plugin_manager(), run_dir, texts, method=method,
-                                        target=target, device=device, **options)
+                                        target=target, text_pairs=pairs or None, device=device,
+                                        **options)
         if fmt == "png":
             assert output is not None
             tmp = output.with_name(f".{output.stem}.tmp.png")

@@ -55,7 +55,7 @@ def as_text(explanations: Iterable[Explanation], *, color: bool = True) -> str:
     rows = _rows(explanations, "word")
     if not color:
         blocks = [
-            _header(e) + "\n" + " ".join(f"{c.text}({c.score:+.2f})" for c in cells)
+            _header(e) + "\n" + " ".join(c.text if c.special else f"{c.text}({c.score:+.2f})" for c in cells)
             for e, cells in rows
         ]
         return "\n\n".join(blocks)
@@ -234,7 +234,7 @@ def _cells(e: Explanation, level: str) -> list[_Cell]:
         (abs(s) for s, special in zip(scores, specials) if not special and math.isfinite(s)),
         default=0.0,
     )
-    return [
+    cells = [
         _Cell(
             text=text,
             score=float(score),
@@ -243,6 +243,10 @@ def _cells(e: Explanation, level: str) -> list[_Cell]:
         )
         for text, score, special in zip(texts, scores, specials)
     ]
+    if level == "word" and 1 in e.word_segments:
+        # A sentence pair: a greyed separator where the second text's words begin.
+        cells.insert(e.word_segments.index(1), _Cell(text="[SEP]", score=0.0, share=0.0, special=True))
+    return cells
 
 
 def _header(e: Explanation) -> str:

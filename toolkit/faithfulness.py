@@ -49,6 +49,9 @@ def model_scorer(model: Any, tokenizer: Any, *, batch_size: int = 64) -> Scorer:
     if tokenizer.pad_token_id is None:
         raise ConfigError("the tokenizer has no pad token; set tokenizer.pad_token before scoring")
 
+    takes_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
+    sep = getattr(tokenizer, "sep_token_id", None) if takes_types else None
+
     def score(sequences: list[list[int]]) -> np.ndarray:
         import torch
 
@@ -64,7 +67,7 @@ def model_scorer(model: Any, tokenizer: Any, *, batch_size: int = 64) -> Scorer:
             with torch.inference_mode():
                 for start in range(0, len(order), batch_size):
                     rows = order[start : start + batch_size]
-                    batch = tokenizer.pad({"input_ids": [sequences[i] for i in rows]}, return_tensors="pt")
+                    batch = tokenizer.pad([_features(sequences[i], sep) for i in rows], return_tensors="pt")
                     logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
                     out[rows] = logits.float().softmax(-1).cpu().numpy()
         finally:
@@ -72,6 +75,17 @@ def model_scorer(model: Any, tokenizer: Any, *, batch_size: int = 64) -> Scorer:
         return out
 
     return score
+
+
+def _features(ids: list[int], sep: int | None) -> dict[str, list[int]]:
+    """A sequence for the model, with token type ids where the model takes them: for a
+    sentence pair ([CLS] a [SEP] b [SEP]) 1 after the first [SEP], as the tokenizer marks the
+    second segment; 0 everywhere for one text."""
+    ids = list(ids)
+    if sep is None:
+        return {"input_ids": ids}
+    first = ids.index(sep) if ids.count(sep) >= 2 else len(ids)
+    return {"input_ids": ids, "token_type_ids": [int(i > first) for i in range(len(ids))]}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,12 +6,18 @@ plugin loaded to the trainer a plugin supplied, and writes the run folder.
 A trainer factory (``TrainerSpec.factory``) is called as ``factory(loaded_model, device=...)``
 and returns an object with ``check(config)`` (returning the resolved config, with at least
 ``batch_size`` and ``epochs``), ``fit(train, test, config, run=, hooks=, privacy=)``,
-``evaluate(examples, config, run=, hooks=, split=)``, ``predict_proba(texts)``, ``save(dir)``,
-``label_names``; the factory itself has ``from_saved(model_dir, device=...)``.
+``evaluate(examples, config, run=, hooks=, split=)``, ``predict_proba(texts, text_pairs=None)``,
+``save(dir)``, ``label_names``; the factory itself has ``from_saved(model_dir, device=...)``.
+
+Tasks: a dataset says which task its labels are for (``TextDataset.task``), and the task's
+record says how many texts an example has (``TaskSpec.inputs``). Examples of a two-input task
+carry ``text_pair``; the trainer encodes both, and ``predict`` and ``explain`` of such a run
+need one second text per text (``text_pairs``).
 """
 
 from __future__ import annotations
 
+import inspect
 import random
 import time
 from collections.abc import Iterator, Sequence
@@ -82,11 +88,68 @@ def load_model(pm: PtmPluginManager, ref: str, *, label_names: Sequence[str]) ->
         raise
 
 
+DEFAULT_DATA = "reviews"
+
+
+def resolve_task(pm: PtmPluginManager, task: str | None, data: str | None) -> tuple[TaskSpec | None, str]:
+    """The task asked for (if any) and the data to train on: the task's own data when none is
+    named, else the default dataset."""
+    if task is None:
+        return None, data or DEFAULT_DATA
+    spec = pm.registry.get(TaskSpec, task)
+    if data is None:
+        if not spec.data:
+            raise ConfigError(f"task '{task}' has no default data; name some with --data")
+        data = spec.data
+    return spec, data
+
+
+def check_task(spec: TaskSpec, dataset: TextDataset, data: str) -> None:
+    """Data must be labelled for the task, and carry as many texts per example as it takes."""
+    if dataset.task != spec.id:
+        raise ConfigError(
+            f"data '{data}' is labelled for task '{dataset.task}', not '{spec.id}'"
+            + (f"; try --data {spec.data}" if spec.data else "; give data made for that task")
+        )
+    pairs = len(spec.inputs) == 2
+    bad = next((e for rows in dataset.splits.values() for e in rows if (e.text_pair is None) == pairs), None)
+    if bad is not None:
+        have = "one text" if pairs else "two texts"
+        raise ConfigError(
+            f"data '{data}' has an example with {have} ('{bad.text[:30]}'), but task "
+            f"'{spec.id}' takes {len(spec.inputs)} ({', '.join(spec.inputs)})"
+        )
+
+
+def run_task(pm: PtmPluginManager, folder: RunFolder) -> TaskSpec:
+    """The task a run was trained for (runs from before tasks were recorded: one text)."""
+    config = folder.read_json("config.json")
+    return pm.registry.get(TaskSpec, config.get("task") or "text-classification")
+
+
+def check_inputs(task: TaskSpec, texts: Sequence[str], text_pairs: Sequence[str] | None, what: str) -> None:
+    """One non-empty text each, and a second text each exactly when the task takes pairs."""
+    if not texts or any(not t.strip() for t in texts):
+        raise ConfigError(f"give at least one non-empty text to {what}")
+    if len(task.inputs) == 2:
+        if text_pairs is None:
+            raise ConfigError(
+                f"the model was trained for task '{task.id}', which takes two texts "
+                f"({', '.join(task.inputs)}): give --pair TEXT once for each text"
+            )
+        if len(text_pairs) != len(texts) or any(not p.strip() for p in text_pairs):
+            raise ConfigError(
+                f"{len(texts)} texts but {len(text_pairs)} non-empty --pair texts: give one per text"
+            )
+    elif text_pairs:
+        raise ConfigError(f"--pair applies to sentence-pair tasks; task '{task.id}' takes one text")
+
+
 def train(
     pm: PtmPluginManager,
     *,
     model: str = "minilm",
-    data: str = "reviews",
+    data: str | None = None,
     out: str | Path,
     overwrite: bool = False,
     eval_data: str | None = None,
@@ -97,9 +160,13 @@ def train(
     trainer: str = DEFAULT_TRAINER,
     privacy: str | None = None,
     privacy_options: dict[str, Any] | None = None,
+    task: str | None = None,
     **hyper: Any,
 ) -> dict[str, Any]:
     """Fine-tune ``model`` on ``data`` and write a run folder at ``out``; return its metrics.
+
+    ``task`` (a task id) checks that the data is labelled for it; with no ``data`` the task's
+    own dataset is used (``TaskSpec.data``), and with neither, ``reviews``.
 
     ``hyper`` holds the trainer's hyper-parameters (``None`` values mean "the default"). With
     ``privacy`` (a privacy id such as ``dp-sgd``) the mechanism is built from
@@ -120,8 +187,9 @@ def train(
         )
     seed = int(hyper.get("seed", 42))
     trainer_factory = registry.get(TrainerSpec, trainer).load()
+    task_spec, data = resolve_task(pm, task, data)
     dataset = load_data(pm, data, text_column=text_column, label_column=label_column)
-    registry.get(TaskSpec, dataset.task)
+    check_task(task_spec or registry.get(TaskSpec, dataset.task), dataset, data)
     train_rows, test_rows = training_split(dataset, seed=seed, limit=limit)
     if eval_data is not None:
         held_out = load_data(pm, eval_data, text_column=text_column, label_column=label_column)
@@ -130,6 +198,7 @@ def train(
                 f"--eval-data labels {list(held_out.label_names)} differ from --data labels "
                 f"{list(dataset.label_names)}"
             )
+        check_task(registry.get(TaskSpec, dataset.task), held_out, eval_data)
         test_rows = held_out.evaluation_split()
     present = {e.label for e in train_rows}
     if len(present) < 2:
@@ -224,6 +293,7 @@ def evaluate(
     """Score a finished run on a dataset's test split (or on every row of a file)."""
     folder, fitter = open_run(pm, run_dir, device=device)
     dataset = load_data(pm, data, text_column=text_column, label_column=label_column)
+    check_task(run_task(pm, folder), dataset, data)
     if list(dataset.label_names) != list(fitter.label_names):
         raise ConfigError(
             f"data '{data}' has labels {list(dataset.label_names)} but the model in {folder.path} "
@@ -244,21 +314,30 @@ def evaluate(
 
 
 def predict(
-    pm: PtmPluginManager, run_dir: str | Path, texts: Sequence[str], *, device: str = "auto"
+    pm: PtmPluginManager,
+    run_dir: str | Path,
+    texts: Sequence[str],
+    *,
+    text_pairs: Sequence[str] | None = None,
+    device: str = "auto",
 ) -> list[dict[str, Any]]:
-    """The predicted label and its probability for each text, with every class's probability."""
+    """The predicted label and its probability for each text (with its second text, for a
+    sentence-pair task), with every class's probability."""
     texts = list(texts)
     if not texts or any(not t.strip() for t in texts):
         raise ConfigError("give at least one non-empty text to predict")
-    _, fitter = open_run(pm, run_dir, device=device)
-    probs = fitter.predict_proba(texts)
+    folder, fitter = open_run(pm, run_dir, device=device)
+    pairs = list(text_pairs) if text_pairs else None
+    check_inputs(run_task(pm, folder), texts, pairs, "predict")
+    probs = fitter.predict_proba(texts, text_pairs=pairs) if pairs else fitter.predict_proba(texts)
     names = fitter.label_names
     out = []
-    for text, row in zip(texts, probs.tolist()):
+    for i, (text, row) in enumerate(zip(texts, probs.tolist())):
         best = max(range(len(row)), key=row.__getitem__)
         out.append(
             {
                 "text": text,
+                **({"text_pair": pairs[i]} if pairs else {}),
                 "label": names[best],
                 "probability": row[best],
                 "probabilities": dict(zip(names, row)),
@@ -276,11 +355,19 @@ def make_explainer(pm: PtmPluginManager, model: Any, tokenizer: Any, method: str
 
 
 def _explain(pm: PtmPluginManager, explainer: Any, run: RunContext, texts: list[str], method: str,
-             target: int | str | None) -> list[Explanation]:
+             target: int | str | None, text_pairs: list[str] | None = None) -> list[Explanation]:
     hooks = pm.hooks
     hooks.before_explain(run, texts, method)
     try:
-        explanations = list(explainer.explain(texts, target=target))
+        if text_pairs is None:
+            explanations = list(explainer.explain(texts, target=target))
+        else:
+            if "text_pairs" not in inspect.signature(explainer.explain).parameters:
+                raise ConfigError(
+                    f"explainer '{method}' explains one text at a time, not sentence pairs; "
+                    "use one that does (ig, saliency, input-x-gradient, occlusion, kernel-shap)"
+                )
+            explanations = list(explainer.explain(texts, target=target, text_pairs=text_pairs))
         bad = [type(e).__name__ for e in explanations if not isinstance(e, Explanation)]
         if bad:
             raise PtmError(f"explainer '{method}' returned {bad[0]}, not a toolkit Explanation")
@@ -298,19 +385,24 @@ def explain(
     *,
     method: str = "ig",
     target: int | str | None = None,
+    text_pairs: Sequence[str] | None = None,
     device: str = "auto",
     **options: Any,
 ) -> list[Explanation]:
     """Explain a trained run's prediction for each text with explainer ``method``.
 
     ``options`` go to the explainer (``n_steps``, ``baseline``, ``delta_tolerance``, ...);
-    ``target`` (class index or label) defaults to the predicted class.
+    ``target`` (class index or label) defaults to the predicted class. For a run of a
+    sentence-pair task, ``text_pairs`` gives each text's second text, and the attributions
+    cover both.
     """
     texts = list(texts)
     if not texts or any(not t.strip() for t in texts):
         raise ConfigError("give at least one non-empty text to explain")
     pm.registry.get(ExplainerSpec, method)
+    pairs = list(text_pairs) if text_pairs else None
     folder, fitter = open_run(pm, run_dir, device=device)
+    check_inputs(run_task(pm, folder), texts, pairs, "explain")
     explainer = make_explainer(pm, fitter.model, fitter.tokenizer, method, options)
     config = {"run": str(folder.path), "method": method, "target": target, "options": options}
     run = RunContext("explain", config=config, device=fitter.device)
@@ -318,7 +410,7 @@ def explain(
     hooks = pm.hooks
     hooks.before_run(run)
     try:
-        explanations = _explain(pm, explainer, run, texts, method, target)
+        explanations = _explain(pm, explainer, run, texts, method, target, pairs)
     except BaseException as error:
         hooks.on_run_error(run, error)
         raise
@@ -356,12 +448,14 @@ def explain_evaluate(
         pm.registry.get(ExplainerSpec, method)
     folder, fitter = open_run(pm, run_dir, device=device)
     dataset = load_data(pm, data, text_column=text_column, label_column=label_column)
+    check_task(run_task(pm, folder), dataset, data)
     examples = dataset.evaluation_split()
     if limit is not None:
         if limit <= 0:
             raise ConfigError(f"--limit must be a positive number of sentences, got {limit}")
         examples = examples[:limit]
     texts = [e.text for e in examples]
+    pairs = [e.text_pair for e in examples] if examples and examples[0].text_pair is not None else None
     rationales = [e.rationale for e in examples]
     has_rationales = any(rationales)
     scorer = ff.model_scorer(fitter.model, fitter.tokenizer)
@@ -388,15 +482,16 @@ def explain_evaluate(
         for method in methods:
             explainer = make_explainer(pm, fitter.model, fitter.tokenizer, method, {})
             started = time.perf_counter()
-            explanations = _explain(pm, explainer, run, texts, method, None)
+            explanations = _explain(pm, explainer, run, texts, method, None, pairs)
             rows.append(row(method, explanations, time.perf_counter() - started))
             first = first or explanations
             if sanity:
                 sample = texts[: min(sanity, len(texts))]
+                sample_pairs = {"text_pairs": pairs[: len(sample)]} if pairs else {}
 
                 def explain_with(model: Any, explainer_id: str = method) -> list[Explanation]:
                     other = make_explainer(pm, model, fitter.tokenizer, explainer_id, {})
-                    return list(other.explain(sample))
+                    return list(other.explain(sample, **sample_pairs))
 
                 stages = ff.cascading_randomization(fitter.model, explain_with, seed=seed)
                 rows[-1]["randomization"] = stages

@@ -92,15 +92,23 @@ class DatasetSpec(_WithFactory):
 class TaskSpec(Record):
     """A learning problem: what goes in, what comes out, how it is scored.
 
+    A dataset names its task (``DatasetSpec.task``, ``TextDataset.task``); ``ptm train --task
+    ID`` checks the data against it. With two ``inputs`` every example carries ``text_pair``
+    (:class:`toolkit.data.Example`), the trainer encodes both texts (BERT's token type ids tell
+    them apart), and ``ptm predict``/``ptm explain`` of such a run take ``--pair`` per text.
+
     Attributes:
-        inputs: names of the text fields an example has (``("text",)``, or two for pairs).
+        inputs: names of the text fields an example has: ``("text",)``, or
+            ``("text", "text_pair")`` for sentence pairs (at most two).
         metrics: names of the metrics reported after evaluation.
+        data: the dataset id ``ptm train --task ID`` uses when no ``--data`` is given.
         factory: optional callable producing task-specific helpers (collation, heads).
     """
 
     kind: ClassVar[str] = "task"
     inputs: tuple[str, ...] = ("text",)
     metrics: tuple[str, ...] = ("accuracy", "f1")
+    data: str = ""
     factory: Factory | None = None
 
     def load(self) -> Callable[..., Any]:
@@ -339,6 +347,11 @@ class Registrar:
             raise RegistryError(
                 f"plugin '{self.plugin}' registered {record.kind} '{record.id}' without a "
                 "summary; give it one line saying what it is"
+            )
+        if isinstance(record, TaskSpec) and not 1 <= len(record.inputs) <= 2:
+            raise RegistryError(
+                f"plugin '{self.plugin}' registered task '{record.id}' with inputs "
+                f"{list(record.inputs)}: a task takes one text or a pair (two inputs)"
             )
         for staged in self._staged:
             if staged.kind == record.kind and staged.id == record.id:

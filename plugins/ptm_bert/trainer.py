@@ -383,9 +383,17 @@ class FineTuner:
 
     # -- inference ------------------------------------------------------------------------
 
-    def predict_proba(self, texts: Sequence[str], *, max_length: int = 128, batch_size: int = 128) -> Any:
-        """Class probabilities, one row per text (batched by length, returned in order)."""
-        examples = [Example(text=t, label=0) for t in texts]
+    def predict_proba(
+        self,
+        texts: Sequence[str],
+        *,
+        text_pairs: Sequence[str] | None = None,
+        max_length: int = 128,
+        batch_size: int = 128,
+    ) -> Any:
+        """Class probabilities, one row per text (or text pair), batched by length, in order."""
+        pairs = list(text_pairs) if text_pairs is not None else [None] * len(texts)
+        examples = [Example(text=t, label=0, text_pair=p) for t, p in zip(texts, pairs)]
         return self._probabilities(examples, max_length, batch_size)
 
     def losses(self, examples: Sequence[Example], *, max_length: int = 128, batch_size: int = 128) -> list[float]:

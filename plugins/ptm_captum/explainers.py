@@ -7,7 +7,11 @@ Every explainer here follows one recipe, so their results can be compared side b
    target) and its probability come from it, and so does the convergence delta of integrated
    gradients (no extra forward passes per sentence);
 3. Captum attributes the target logit to each token;
-4. pieces are summed back into words (:func:`toolkit.explanations.words_from_pieces`).
+4. pieces are summed back into words (:func:`toolkit.explanations.encoding_words`).
+
+Sentence pairs (``text_pairs=``) are explained over both segments: the model sees its token
+type ids, the baseline keeps [CLS] and both [SEP], and the words of the second text follow
+those of the first.
 
 Gradient methods (integrated gradients, saliency, input x gradient) work on the output of
 the word-embedding layer; perturbation methods (occlusion, KernelSHAP) remove whole words,
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolkit.errors import ConfigError, PtmWarning
-from toolkit.explanations import Explanation, words_from_pieces
+from toolkit.explanations import Explanation, encoding_words
 
 BASELINES = ("pad", "mask", "zero")
 MAX_STEPS = 1024
@@ -44,9 +48,11 @@ class _Encoded:
     """One sentence, tokenized once."""
 
     text: str
+    text_pair: str | None
     input_ids: Any  # (1, length) LongTensor on the model's device
-    word_ids: list[int | None]
-    offsets: list[tuple[int, int]]
+    token_type_ids: Any  # (1, length): 0 for the first segment, 1 for a pair's second
+    word_ids: list[int | None]  # the word of each piece, numbered across both segments
+    encoding: Any  # the tokenizer's encoding, for the words at the end
 
     @property
     def special(self) -> list[bool]:
@@ -80,22 +86,34 @@ class TokenExplainer:
 
     # -- the shared steps -------------------------------------------------------------------
 
-    def encode(self, text: str) -> _Encoded:
+    def encode(self, text: str, text_pair: str | None = None) -> _Encoded:
         enc = self.tokenizer(
-            text, truncation=True, max_length=self.max_length, return_offsets_mapping=True
+            text,
+            text_pair,
+            truncation=True,
+            max_length=self.max_length,
+            return_offsets_mapping=True,
+            return_token_type_ids=True,
         )
+        word_ids, _, _, _ = encoding_words(text, text_pair, enc, [0.0] * len(enc["input_ids"]))
         return _Encoded(
             text=text,
+            text_pair=text_pair,
             input_ids=_long([enc["input_ids"]], self.device),
-            word_ids=enc.word_ids(),
-            offsets=[tuple(o) for o in enc["offset_mapping"]],
+            token_type_ids=_long([enc["token_type_ids"]], self.device),
+            word_ids=list(word_ids),
+            encoding=enc,
         )
 
-    def logits(self, batch_ids: Sequence[Any]) -> Any:
-        """Logits of several (1, length) id tensors in one padded forward pass."""
+    def logits(self, encoded: Sequence[_Encoded]) -> Any:
+        """Logits of several sentences in one padded forward pass."""
         import torch
 
-        batch = self.tokenizer.pad({"input_ids": [ids[0].tolist() for ids in batch_ids]}, return_tensors="pt")
+        rows = [
+            {"input_ids": e.input_ids[0].tolist(), "token_type_ids": e.token_type_ids[0].tolist()}
+            for e in encoded
+        ]
+        batch = self.tokenizer.pad(rows, return_tensors="pt")
         with torch.inference_mode():
             return self.model(**{k: v.to(self.device) for k, v in batch.items()}).logits.float()
 
@@ -111,20 +129,35 @@ class TokenExplainer:
             raise ConfigError(f"target {index} is out of range: the model has {len(self.labels)} classes")
         return index
 
-    def explain(self, texts: Sequence[str], *, target: int | str | None = None) -> list[Explanation]:
-        """One :class:`Explanation` per text; ``target`` (index or label) defaults to the prediction."""
+    def explain(
+        self,
+        texts: Sequence[str],
+        *,
+        target: int | str | None = None,
+        text_pairs: Sequence[str] | None = None,
+    ) -> list[Explanation]:
+        """One :class:`Explanation` per text; ``target`` (index or label) defaults to the
+        prediction. With ``text_pairs`` each text is explained with its second text, over
+        both segments."""
         texts = list(texts)
         if not texts or any(not t.strip() for t in texts):
             raise ConfigError("give at least one non-empty text to explain")
-        encoded = [self.encode(t) for t in texts]
-        logits = self.logits([e.input_ids for e in encoded])
+        pairs: list[str | None] = [None] * len(texts)
+        if text_pairs is not None:
+            pairs = list(text_pairs)
+            if len(pairs) != len(texts) or any(not p.strip() for p in pairs):
+                raise ConfigError(
+                    f"give one non-empty second text per text ({len(texts)} texts, {len(pairs)} pairs)"
+                )
+        encoded = [self.encode(t, p) for t, p in zip(texts, pairs)]
+        logits = self.logits(encoded)
         probs = logits.softmax(-1)
         targets = [self.resolve_target(target, int(row.argmax())) for row in probs]
         context = self._prepare(encoded, logits, targets)
         out = []
         for i, (enc, tgt) in enumerate(zip(encoded, targets)):
             scores, delta, options = self._attribute(enc, tgt, i, context)
-            words, word_scores = words_from_pieces(enc.text, enc.word_ids, enc.offsets, scores)
+            word_ids, words, word_scores, segments = encoding_words(enc.text, enc.text_pair, enc.encoding, scores)
             out.append(
                 Explanation(
                     text=enc.text,
@@ -132,7 +165,7 @@ class TokenExplainer:
                     tokens=tuple(self.tokenizer.convert_ids_to_tokens(enc.input_ids[0].tolist())),
                     token_ids=tuple(enc.input_ids[0].tolist()),
                     attributions=tuple(float(s) for s in scores),
-                    word_ids=tuple(enc.word_ids),
+                    word_ids=word_ids,
                     words=words,
                     word_attributions=word_scores,
                     target=tgt,
@@ -140,6 +173,8 @@ class TokenExplainer:
                     probability=float(probs[i, tgt]),
                     delta=delta,
                     options=options,
+                    text_pair=enc.text_pair,
+                    word_segments=segments,
                 )
             )
         return out
@@ -163,9 +198,9 @@ class TokenExplainer:
         special = torch.tensor([enc.special], device=self.device)
         return torch.where(special, enc.input_ids, torch.full_like(enc.input_ids, token))
 
-    def embeddings_forward(self, embeds: Any, mask: Any) -> Any:
+    def embeddings_forward(self, embeds: Any, mask: Any, token_types: Any = None) -> Any:
         """Logits from word embeddings (the layer gradient methods differentiate at)."""
-        return self.model(inputs_embeds=embeds, attention_mask=mask).logits
+        return self.model(inputs_embeds=embeds, attention_mask=mask, token_type_ids=token_types).logits
 
 
 def _long(rows: list[list[int]], device: Any) -> Any:
@@ -244,8 +279,9 @@ class IntegratedGradientsExplainer(TokenExplainer):
                 return inputs, torch.where(keep, inputs, torch.zeros_like(inputs))
             return inputs, embed(self.baseline_ids(enc, self.baseline))
 
-    def _stack(self, encoded: list[_Encoded]) -> tuple[Any, Any, Any]:
-        """Inputs, baselines and attention mask of several sentences, padded to the longest."""
+    def _stack(self, encoded: list[_Encoded]) -> tuple[Any, Any, Any, Any]:
+        """Inputs, baselines, attention mask and token types of several sentences, padded to
+        the longest."""
         import torch
 
         pairs = [self._ends(e) for e in encoded]
@@ -254,19 +290,21 @@ class IntegratedGradientsExplainer(TokenExplainer):
         inputs = torch.zeros(len(encoded), length, hidden, device=self.device)
         baselines = torch.zeros_like(inputs)
         mask = torch.zeros(len(encoded), length, dtype=torch.long, device=self.device)
+        types = torch.zeros_like(mask)
         for row, (enc, (x, b)) in enumerate(zip(encoded, pairs)):
             n = enc.input_ids.shape[1]
             inputs[row, :n], baselines[row, :n], mask[row, :n] = x[0], b[0], 1
-        return inputs, baselines, mask
+            types[row, :n] = enc.token_type_ids[0]
+        return inputs, baselines, mask, types
 
     def _prepare(self, encoded: list[_Encoded], logits: Any, targets: list[int]) -> Any:
         import torch
 
         # f(input) comes from the shared forward pass and f(baseline) from one more batched
         # pass, so the convergence delta costs no forward pass per sentence.
-        _, baselines, mask = self._stack(encoded)
+        _, baselines, mask, types = self._stack(encoded)
         with torch.inference_mode():
-            base_logits = self.embeddings_forward(baselines, mask).float()
+            base_logits = self.embeddings_forward(baselines, mask, types).float()
         gaps = [float(logits[i, t] - base_logits[i, t]) for i, t in enumerate(targets)]
 
         order = sorted(range(len(encoded)), key=lambda i: encoded[i].input_ids.shape[1])
@@ -303,12 +341,12 @@ class IntegratedGradientsExplainer(TokenExplainer):
             retry = []
             for start in range(0, len(pending), self.group_size):
                 group = pending[start : start + self.group_size]
-                inputs, baselines, mask = self._stack([encoded[i] for i in group])
+                inputs, baselines, mask, types = self._stack([encoded[i] for i in group])
                 attributions = ig.attribute(
                     inputs,
                     baselines=baselines,
                     target=[targets[i] for i in group],
-                    additional_forward_args=(mask,),
+                    additional_forward_args=(mask, types),
                     n_steps=steps,
                     method=self.rule,
                     internal_batch_size=self.internal_batch_size,
@@ -365,7 +403,7 @@ class _EmbeddingGradient(TokenExplainer):
     ) -> tuple[list[float], float | None, dict[str, Any]]:
         embeds = self.model.get_input_embeddings()(enc.input_ids).detach().requires_grad_()
         scores = self._captum().attribute(
-            embeds, target=target, additional_forward_args=(_ones(enc.input_ids),)
+            embeds, target=target, additional_forward_args=(_ones(enc.input_ids), enc.token_type_ids)
         )
         return self._reduce(scores[0].detach()).cpu().tolist(), None, {}
 
@@ -402,7 +440,7 @@ class InputXGradientExplainer(_EmbeddingGradient):
 
 
 class _WordPerturbation(TokenExplainer):
-    """Shared by the perturbation methods: words are the features, [CLS]/[SEP] stay put."""
+    """Shared by the perturbation methods: words are the features, [CLS] and [SEP] stay put."""
 
     option_names = ("baseline",)
 
@@ -413,7 +451,8 @@ class _WordPerturbation(TokenExplainer):
         self.baseline = _check_baseline(baseline)
 
     def _inner(self, enc: _Encoded) -> tuple[Any, Any, Any]:
-        """The pieces between [CLS] and [SEP], their word index as feature mask, and the baseline."""
+        """The pieces that are not special tokens, their word index as feature mask, and the
+        baseline."""
         import torch
 
         inner = [i for i, s in enumerate(enc.special) if not s]
@@ -427,14 +466,19 @@ class _WordPerturbation(TokenExplainer):
     def _wrap_forward(self, enc: _Encoded) -> Any:
         import torch
 
-        first = enc.input_ids[:, :1]
-        last = enc.input_ids[:, -1:]
+        # Perturbed pieces go back between the special tokens ([CLS], and one or two [SEP]).
+        inner = torch.tensor([not s for s in enc.special], device=self.device)
 
-        def forward(inner: Any) -> Any:
-            n = inner.shape[0]
-            ids = torch.cat([first.expand(n, -1), inner, last.expand(n, -1)], dim=1)
+        def forward(pieces: Any) -> Any:
+            n = pieces.shape[0]
+            ids = enc.input_ids.expand(n, -1).clone()
+            ids[:, inner] = pieces
             with torch.no_grad():
-                return self.model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits.float()
+                return self.model(
+                    input_ids=ids,
+                    attention_mask=torch.ones_like(ids),
+                    token_type_ids=enc.token_type_ids.expand(n, -1),
+                ).logits.float()
 
         return forward
 

@@ -15,6 +15,7 @@ def ptm_register_tasks(register):
             summary="one text in, one label out; scored by accuracy and macro-F1",
             inputs=("text",),
             metrics=("accuracy", "f1"),
+            data="reviews",
         )
     )
 
