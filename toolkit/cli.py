@@ -202,6 +202,21 @@ def plugins_list(show_all: bool, as_json: bool) -> None:
             click.echo(f"  {kind}: {', '.join(ids)}")
 
 
+@plugins_group.command("new")
+@click.argument("name")
+@click.option("--dest", type=click.Path(path_type=Path), default=Path("."), show_default=True,
+              help="Folder to create the plugin's folder in.")
+def plugins_new(name: str, dest: Path) -> None:
+    """Write a plugin package skeleton NAME (e.g. ptm-mydata) that installs and passes its tests."""
+    from toolkit.scaffold import new_plugin, plugin_names
+
+    with ptm_errors():
+        folder = new_plugin(name, dest)
+    names = plugin_names(name)
+    click.echo(f"created {folder}: package {names['package']}, dataset {names['dataset']}")
+    click.echo(f"next: pip install -e \"{folder}[test]\" && ptm plugins list && pytest {folder}")
+
+
 @plugins_group.command("hooks")
 @click.option("--markdown", is_flag=True, help="Print the full hook reference as Markdown.")
 def plugins_hooks(markdown: bool) -> None:
