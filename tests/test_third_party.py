@@ -254,3 +254,16 @@ def test_check_dataset_names_what_a_broken_dataset_gets_wrong(ptm_register, ptm_
 def test_check_model_refuses_an_unknown_model(ptm_manager):
     with pytest.raises(ConfigError):
         check_model(ptm_manager, "no-such-model-anywhere")
+
+
+def test_the_plugin_guide_shows_every_hook_and_the_two_examples():
+    from toolkit import hookspecs
+
+    guide = (ROOT / "docs" / "plugins.md").read_text()
+    hooks = [name for name in vars(hookspecs) if name.startswith("ptm_")]
+    assert len(hooks) == 23
+    missing = [hook for hook in hooks if f"`{hook}`" not in guide]
+    assert not missing, f"docs/plugins.md does not show {missing}"
+    for needed in ("ptm plugins new", "examples/ptm-pairs", "check_dataset", "PTM_STRICT_PLUGINS", "twine"):
+        assert needed in guide, needed
+    assert "(docs/plugins.md)" in (ROOT / "README.md").read_text()

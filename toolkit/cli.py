@@ -258,6 +258,7 @@ def _with(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
 @click.option("--data", default=None, help="Dataset id, .tsv/.csv/.jsonl file or hf:NAME  [default: the task's data; reviews]")
 @click.option("--task", default=None, help="Task id the data must be labelled for, e.g. pairs (ptm plugins list --all)  [default: the data's own]")
 @click.option("--eval-data", default=None, help="Evaluate on this data instead of a held-out part of --data.")
+@click.option("--trainer", default="finetune", show_default=True, help="Trainer id (ptm plugins list --all).")
 @click.option("--epochs", type=int, default=None, help="Passes over the data  [default: 1; 10 with --privacy]")
 @click.option("--batch-size", type=int, default=None, help="[default: 8; 256 with --privacy]")
 @click.option("--lr", type=float, default=None, help="Peak learning rate (AdamW)  [default: 1e-4; 1e-2 with --privacy]")
@@ -276,7 +277,8 @@ def _with(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_with(_data_columns)
-def train_command(model: str, data: str | None, task: str | None, eval_data: str | None, epochs: int | None,
+def train_command(model: str, data: str | None, task: str | None, eval_data: str | None, trainer: str,
+                  epochs: int | None,
                   batch_size: int | None, lr: float | None, max_length: int | None,
                   trainable: str | None, limit: int | None, seed: int | None, device: str,
                   privacy: str | None, epsilon: float | None, delta: float | None,
@@ -296,7 +298,7 @@ def train_command(model: str, data: str | None, task: str | None, eval_data: str
         metrics = pipeline.train(
             pm, model=model, data=data, out=out, overwrite=overwrite, eval_data=eval_data,
             text_column=text_column, label_column=label_column, limit=limit, device=device,
-            privacy=privacy, task=task,
+            privacy=privacy, task=task, trainer=trainer,
             privacy_options={
                 "epsilon": epsilon, "delta": delta, "max_grad_norm": max_grad_norm,
                 "accountant": accountant, "grad_sample_mode": grad_sample_mode,
@@ -312,10 +314,16 @@ def train_command(model: str, data: str | None, task: str | None, eval_data: str
         f"on {metrics['device']}"
     )
     if privacy is not None:
+        # A mechanism must report epsilon and delta; the rest is DP-SGD's and may be absent.
+        details = [f"{label} {metrics[key]:{spec}}" for key, label, spec in (
+            ("noise_multiplier", "noise multiplier", ".3f"), ("sample_rate", "sample rate", ".4f"))
+            if isinstance(metrics.get(key), (int, float))]
+        details.append(f"{metrics['steps']} steps")
+        if metrics.get("accountant"):
+            details.append(f"{metrics['accountant']} accountant")
         click.echo(
             f"privacy: ({metrics['epsilon']:.2f}, {metrics['delta']:.2g})-DP by {privacy} "
-            f"(noise multiplier {metrics['noise_multiplier']:.3f}, sample rate "
-            f"{metrics['sample_rate']:.4f}, {metrics['steps']} steps, {metrics['accountant']} accountant)"
+            f"({', '.join(details)})"
         )
     click.echo(f"run folder: {out}")
 

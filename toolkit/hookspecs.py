@@ -86,7 +86,11 @@ def ptm_register_datasets(register: Callable[[DatasetSpec], DatasetSpec]) -> Non
 def ptm_register_tasks(register: Callable[[TaskSpec], TaskSpec]) -> None:
     """Register the tasks (what goes in, what comes out, how it is scored) this plugin provides.
 
-    Called once, the first time the registry is built.
+    Called once, the first time the registry is built. A task takes one text
+    (``inputs=("text",)``) or a sentence pair (``inputs=("text", "text_pair")``: its
+    examples carry ``text_pair``, the trainer encodes both texts, and ``ptm predict`` and
+    ``ptm explain`` take ``--pair``); ``data`` names the dataset ``ptm train --task ID``
+    uses by default. Datasets name their task (``DatasetSpec.task``).
 
     Args:
         register: call it with one :class:`~toolkit.registry.TaskSpec` per task.
@@ -95,6 +99,7 @@ def ptm_register_tasks(register: Callable[[TaskSpec], TaskSpec]) -> None:
         None. Records from all plugins are collected; a task id may be registered once.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.1 tasks may take sentence pairs; ``TaskSpec.data``.
     """
 
 
@@ -137,7 +142,10 @@ def ptm_register_privacy(register: Callable[[PrivacySpec], PrivacySpec]) -> None
 def ptm_register_explainers(register: Callable[[ExplainerSpec], ExplainerSpec]) -> None:
     """Register the attribution methods this plugin provides (for example integrated gradients).
 
-    Called once, the first time the registry is built.
+    Called once, the first time the registry is built. The factory is called as
+    ``factory(model, tokenizer, **options)``; its ``explain(texts, *, target=None)`` returns
+    one :class:`toolkit.explanations.Explanation` per text. To explain sentence pairs it also
+    takes ``text_pairs=`` (``ptm explain --pair``); without it, pair runs refuse the method.
 
     Args:
         register: call it with one :class:`~toolkit.registry.ExplainerSpec` per method.

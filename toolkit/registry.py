@@ -33,7 +33,7 @@ class Record:
 
     Attributes:
         id: short, stable, lower-case id (``minilm``, ``reviews``, ``dp-sgd``, ``ig``).
-        summary: one line saying what it is, shown by ``ptm plugins list``.
+        summary: one line saying what it is (``ptm lesson list``, ``ptm lesson show``, the docs).
         plugin: the plugin that registered it; filled in by the registrar.
     """
 
