@@ -36,6 +36,10 @@ GRAD_SAMPLE_MODES = ("auto", "hooks", "functorch", "ghost")
 DEFAULT_GRAD_SAMPLE_MODE = "auto"
 GHOST_ABOVE_PARAMETERS = 5_000_000
 
+# Noise multipliers above this drown any gradient signal; a budget that needs more is refused.
+MAX_NOISE = 100.0
+
+
 @dataclass
 class DPSGD:
     """A DP-SGD mechanism: plan the noise, wrap the training objects, account for the budget.
@@ -103,12 +107,20 @@ class DPSGD:
         if not self.private:
             self.noise_multiplier = 0.0
             return
+        from opacus.accountants import create_accountant
         from opacus.accountants.utils import get_noise_multiplier
 
         try:
             with warnings.catch_warnings():
                 # Opacus' note that a larger RDP order might help: not the user's concern.
                 warnings.filterwarnings("ignore", message="Optimal order", category=UserWarning)
+                # One accountant call at the largest noise worth training with: when even that
+                # misses the target, say so now (Opacus' own search would double the noise up
+                # to 1e6, tens of seconds, before giving up).
+                ceiling = create_accountant(self.accountant)
+                ceiling.history = [(MAX_NOISE, self.sample_rate, epochs * steps_per_epoch)]
+                if ceiling.get_epsilon(self.delta) > self.epsilon_target:
+                    raise ValueError("unreachable")
                 self.noise_multiplier = float(
                     get_noise_multiplier(
                         target_epsilon=self.epsilon_target,
@@ -121,8 +133,8 @@ class DPSGD:
         except ValueError:
             raise ConfigError(
                 f"epsilon {self.epsilon_target:g} cannot be reached with {examples} examples, "
-                f"batch size {batch_size} and {epochs} epochs (delta {self.delta:g}); raise "
-                "--epsilon, or lower --epochs or --batch-size"
+                f"batch size {batch_size} and {epochs} epochs (delta {self.delta:g}) at a noise "
+                f"multiplier up to {MAX_NOISE:g}; raise --epsilon, or lower --epochs or --batch-size"
             ) from None
 
     def wrap(self, model: Any, optimizer: Any, criterion: Any, loader: Any, *, epochs: int) -> tuple:
