@@ -273,8 +273,9 @@ def _with(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
 @click.option("--max-grad-norm", type=float, default=None, help="Per-example gradient clipping norm  [default: 1.0]")
 @click.option("--accountant", type=click.Choice(["rdp", "prv", "gdp"]), default=None, help="Privacy accountant  [default: rdp]")
 @click.option("--grad-sample-mode", type=click.Choice(["auto", "hooks", "functorch", "ghost"]), default=None, help="Opacus per-example gradient engine  [default: auto: ghost clipping when over 5M parameters train, else hooks]")
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder to create.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run folder to create.")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue an interrupted run folder from its last epoch, with its own settings.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_with(_data_columns)
 def train_command(model: str, data: str | None, task: str | None, eval_data: str | None, trainer: str,
@@ -283,29 +284,49 @@ def train_command(model: str, data: str | None, task: str | None, eval_data: str
                   trainable: str | None, limit: int | None, seed: int | None, device: str,
                   privacy: str | None, epsilon: float | None, delta: float | None,
                   max_grad_norm: float | None, accountant: str | None,
-                  grad_sample_mode: str | None, out: Path, overwrite: bool, quiet: bool,
-                  text_column: str | None, label_column: str | None) -> None:
+                  grad_sample_mode: str | None, out: Path | None, overwrite: bool, resume: Path | None,
+                  quiet: bool, text_column: str | None, label_column: str | None) -> None:
     """Fine-tune a model on labelled text and write a run folder.
 
     With --privacy dp-sgd --epsilon E the run is (epsilon, delta)-differentially private.
+    Ctrl-C stops after the current step and keeps the last epoch's checkpoint;
+    --resume RUN_DIR continues from it.
     """
     from toolkit import pipeline
 
     pm = plugin_manager()
+    ctx = click.get_current_context()
+    if resume is not None:
+        given = [f"--{name.replace('_', '-')}" for name in ctx.params
+                 if name not in ("resume", "quiet", "device")
+                 and ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        if given:
+            raise PtmUsageError(f"--resume takes the run's own settings; drop {', '.join(given)}")
+        out = resume
+    elif out is None:
+        raise PtmUsageError("give --out RUN_DIR for the new run (or --resume RUN_DIR to continue one)")
     if privacy is not None and epsilon is None:
         raise PtmUsageError(f"--privacy {privacy} needs a budget: add --epsilon (e.g. --epsilon 8)")
-    with ptm_errors():
-        metrics = pipeline.train(
-            pm, model=model, data=data, out=out, overwrite=overwrite, eval_data=eval_data,
-            text_column=text_column, label_column=label_column, limit=limit, device=device,
-            privacy=privacy, task=task, trainer=trainer,
-            privacy_options={
-                "epsilon": epsilon, "delta": delta, "max_grad_norm": max_grad_norm,
-                "accountant": accountant, "grad_sample_mode": grad_sample_mode,
-            },
-            epochs=epochs, batch_size=batch_size, lr=lr, max_length=max_length, seed=seed,
-            trainable=trainable, progress=not quiet,
-        )
+    try:
+        with ptm_errors():
+            if resume is not None:
+                metrics = pipeline.resume(pm, resume, device=device, progress=not quiet)
+                privacy = metrics.get("mechanism") if "epsilon" in metrics else None
+            else:
+                metrics = pipeline.train(
+                    pm, model=model, data=data, out=out, overwrite=overwrite, eval_data=eval_data,
+                    text_column=text_column, label_column=label_column, limit=limit, device=device,
+                    privacy=privacy, task=task, trainer=trainer,
+                    privacy_options={
+                        "epsilon": epsilon, "delta": delta, "max_grad_norm": max_grad_norm,
+                        "accountant": accountant, "grad_sample_mode": grad_sample_mode,
+                    },
+                    epochs=epochs, batch_size=batch_size, lr=lr, max_length=max_length, seed=seed,
+                    trainable=trainable, progress=not quiet,
+                )
+    except KeyboardInterrupt:
+        _report_interrupt(out)
+        ctx.exit(130)
     final = metrics["final"]
     click.echo(
         f"accuracy {final['accuracy']:.3f}  macro-F1 {final['f1']:.3f}  (n={final['n']} held out)\n"
@@ -326,6 +347,20 @@ def train_command(model: str, data: str | None, task: str | None, eval_data: str
             f"({', '.join(details)})"
         )
     click.echo(f"run folder: {out}")
+
+
+def _report_interrupt(out: Path) -> None:
+    """Say what an interrupted training run kept, and how to continue it."""
+    try:
+        epoch = json.loads((out / "checkpoint" / "state.json").read_text())["epoch"]
+    except (OSError, ValueError, KeyError):
+        click.echo(f"ptm: interrupted before the first epoch ended; nothing to resume in {out}", err=True)
+        return
+    click.echo(
+        f"ptm: interrupted; {out} keeps the checkpoint of epoch {epoch}: continue with "
+        f"ptm train --resume {out}",
+        err=True,
+    )
 
 
 @click.command("evaluate")

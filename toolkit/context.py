@@ -22,6 +22,9 @@ class RunContext:
         tokenizer: its tokenizer, once it is loaded.
         optimizer: the optimizer, during training.
         state: scratch space for plugins; key it by your plugin's name.
+        stop_requested: set when the user presses Ctrl-C during training; a trainer stops
+            after its current step (its last end-of-epoch checkpoint is what
+            ``ptm train --resume`` continues from).
     """
 
     command: str
@@ -33,3 +36,4 @@ class RunContext:
     tokenizer: Any = None
     optimizer: Any = None
     state: dict[str, Any] = field(default_factory=dict)
+    stop_requested: bool = False

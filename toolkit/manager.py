@@ -24,7 +24,7 @@ from typing import Any
 import pluggy
 
 from toolkit import PROJECT_NAME, hookspecs
-from toolkit.errors import PluginLoadError
+from toolkit.errors import ConfigError, PluginLoadError
 from toolkit.registry import closest
 
 ENTRY_POINT_GROUP = PROJECT_NAME
@@ -196,6 +196,18 @@ class PtmPluginManager(pluggy.PluginManager):
                 self.fail(ep.name, error, during="to load")
                 continue
             self.statuses[ep.name] = status  # register() may have made a bare one
+        known = {n for s in self.statuses.values() for n in (s.name, _normalise(s.distribution)) if n}
+        for variable, names in (("PTM_LOAD_PLUGINS", allow or set()), ("PTM_DISABLE_PLUGINS", block)):
+            unknown = sorted(n for n in names if n not in known and _normalise(n) not in known)
+            if unknown:
+                from toolkit.registry import closest
+
+                near = closest(unknown[0], sorted(known), n=1)
+                hint = f" Did you mean '{near[0]}'?" if near else ""
+                raise ConfigError(
+                    f"{variable} names '{unknown[0]}', which is not an installed plugin.{hint} "
+                    "(ptm plugins list --all)"
+                )
 
 
 def _normalise(name: str | None) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 import random
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -161,9 +162,14 @@ def train(
     privacy: str | None = None,
     privacy_options: dict[str, Any] | None = None,
     task: str | None = None,
+    _resume: bool = False,
     **hyper: Any,
 ) -> dict[str, Any]:
     """Fine-tune ``model`` on ``data`` and write a run folder at ``out``; return its metrics.
+
+    Every completed epoch leaves a checkpoint in the run folder (removed once the run
+    finishes); Ctrl-C stops training after the current step and marks the run interrupted,
+    and :func:`resume` continues it.
 
     ``task`` (a task id) checks that the data is labelled for it; with no ``data`` the task's
     own dataset is used (``TaskSpec.data``), and with neither, ``reviews``.
@@ -213,36 +219,103 @@ def train(
     checked = fitter.check(hyper)
     if mechanism is not None:
         mechanism.plan(len(train_rows), checked.batch_size, checked.epochs)
-    folder = RunFolder.create(out, overwrite=overwrite)
-    config = {
-        "command": "train",
-        "model": model,
-        "data": data,
-        "eval_data": eval_data,
-        "trainer": trainer,
-        "task": dataset.task,
-        "label_names": list(dataset.label_names),
-        "limit": limit,
-        "device": fitter.device,
-        "hyper": hyper,
-        "privacy": privacy,
-        "privacy_options": privacy_options,
-        "toolkit_version": __version__,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    if _resume:
+        folder = RunFolder(out)
+        config = {**folder.read_json("config.json"), "device": fitter.device}
+        config["resumed"] = [*config.get("resumed", []), time.strftime("%Y-%m-%dT%H:%M:%S%z")]
+    else:
+        folder = RunFolder.create(out, overwrite=overwrite)
+        config = {
+            "command": "train",
+            "model": model,
+            "data": data,
+            "eval_data": eval_data,
+            "text_column": text_column,
+            "label_column": label_column,
+            "trainer": trainer,
+            "task": dataset.task,
+            "label_names": list(dataset.label_names),
+            "limit": limit,
+            "device": fitter.device,
+            "hyper": hyper,
+            "privacy": privacy,
+            "privacy_options": privacy_options,
+            "toolkit_version": __version__,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
     folder.write_json("config.json", config)
     run = RunContext("train", config=config, out_dir=folder.path, device=fitter.device)
     hooks = pm.hooks
-    with recorded_run(folder, run, hooks):
-        metrics = fitter.fit(train_rows, test_rows, hyper, run=run, hooks=hooks, privacy=mechanism)
+    with recorded_run(folder, run, hooks), stop_on_ctrl_c(run):
+        metrics = fitter.fit(train_rows, test_rows, hyper, run=run, hooks=hooks, privacy=mechanism,
+                             **({"resume": True} if _resume else {}))
         folder.save_model(fitter.save)
         metrics.update(model=model, data=data, device=fitter.device, label_names=list(dataset.label_names))
         from toolkit.plots import training_curves
 
         training_curves(metrics, folder.path / "curves.png")
         folder.finish(metrics)
+        shutil.rmtree(folder.path / "checkpoint", ignore_errors=True)
     hooks.after_run(run, metrics)
     return {"status": "finished", **metrics}
+
+
+# The settings ``ptm train`` records in config.json, and so the ones a resumed run takes back.
+_RESUMED = ("model", "data", "eval_data", "text_column", "label_column", "limit", "trainer",
+            "privacy", "privacy_options", "task")
+
+
+def resume(pm: PtmPluginManager, run_dir: str | Path, *, device: str = "auto",
+           progress: bool | None = None) -> dict[str, Any]:
+    """Continue an interrupted (or failed) ``train`` run from its last end-of-epoch checkpoint.
+
+    Every setting comes from the run's ``config.json``; with the same seed the result is the
+    one the run would have reached without the interruption (privacy accounting included).
+    """
+    folder = RunFolder(run_dir)
+    if not folder.path.is_dir():
+        raise ConfigError(f"run folder {folder.path} does not exist; give the --out of a ptm train run")
+    status = folder.status()
+    if status == "finished":
+        raise ConfigError(f"run {folder.path} has finished; there is nothing to resume")
+    config = folder.read_json("config.json")
+    if not isinstance(config, dict) or config.get("command") != "train":
+        raise ConfigError(f"{folder.path} is not a ptm train run; only training runs resume")
+    if not (folder.path / "checkpoint").is_dir():
+        raise ConfigError(
+            f"run {folder.path} has no checkpoint: it stopped before its first epoch ended; train it again"
+        )
+    hyper = dict(config.get("hyper") or {})
+    if progress is not None:
+        hyper["progress"] = progress
+    settings = {k: config.get(k) for k in _RESUMED}
+    settings["trainer"] = settings["trainer"] or DEFAULT_TRAINER
+    return train(pm, out=folder.path, device=device, _resume=True, **settings, **hyper)
+
+
+@contextmanager
+def stop_on_ctrl_c(run: RunContext) -> Iterator[None]:
+    """The first Ctrl-C asks the trainer to stop after its current step (``run.stop_requested``);
+    a second one stops at once. Only in the main thread, where Python delivers signals."""
+    import signal
+    import sys
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def request_stop(signum: int, frame: Any) -> None:
+        if run.stop_requested:
+            raise KeyboardInterrupt("stopped at once by a second Ctrl-C")
+        run.stop_requested = True
+        print("ptm: stopping after this step (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, request_stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager

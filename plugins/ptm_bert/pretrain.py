@@ -25,7 +25,7 @@ from typing import Any
 from toolkit.context import RunContext
 from toolkit.errors import ConfigError
 
-from ptm_bert.models import TINY_BERT, minilm_path
+from ptm_bert.models import TINY_BERT, minilm_path, verified_minilm_path
 
 # BERT-mini's shape (Turc et al. 2019: 4 layers, hidden 256): small enough to pretrain on two
 # CPU cores in minutes, large enough to learn something a fine-tuned classifier can use.
@@ -139,7 +139,7 @@ def start_model(ref: str, config: PretrainConfig, texts: Sequence[str]) -> tuple
             "--tokenizer train needs a model built from a config (tiny-bert, mini-bert or a "
             f"config.json); '{ref}' has learnt weights for its own vocabulary"
         )
-    source = str(minilm_path()) if ref == "minilm" else model_folder(ref)
+    source = str(verified_minilm_path()) if ref == "minilm" else model_folder(ref)
     try:
         model = BertForMaskedLM.from_pretrained(source, use_safetensors=True)
         tokenizer = AutoTokenizer.from_pretrained(source)

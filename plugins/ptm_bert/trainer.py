@@ -44,6 +44,9 @@ class TrainConfig:
     progress: bool = True
     trainable: str = "all"
     micro_batch_size: int | None = None
+    # An end-of-epoch checkpoint in the run folder, for `ptm train --resume` (removed when the
+    # run finishes).
+    checkpoint: bool = True
 
     def check(self, model_max_length: int) -> None:
         for name in ("epochs", "batch_size", "max_length", "eval_batch_size", "micro_batch_size"):
@@ -197,6 +200,7 @@ class FineTuner:
             return batch
 
         generator = torch.Generator().manual_seed(config.seed)
+        self._generator = generator  # its state goes into every checkpoint
         if config.group_by_length:
             batches = LengthGroupedBatches(
                 [len(f["input_ids"]) for f in features], config.batch_size, generator
@@ -234,6 +238,7 @@ class FineTuner:
         run: RunContext | None = None,
         hooks: Any = None,
         privacy: Any = None,
+        resume: bool = False,
     ) -> dict[str, Any]:
         """Train for ``config.epochs`` epochs, evaluating on ``test`` after each.
 
@@ -241,13 +246,18 @@ class FineTuner:
         its ``wrap`` replaces the model, optimizer, loss and loader before the first step, its
         ``epsilon()`` is recorded after every epoch and its ``report()`` joins the metrics.
 
+        With a run folder (``run.out_dir``) every completed epoch leaves a checkpoint in
+        ``checkpoint/``; ``resume`` continues from it, to the result an uninterrupted run with
+        the same seed reaches. When ``run.stop_requested`` turns true (Ctrl-C) training stops
+        after the current step with ``KeyboardInterrupt``.
+
         Returns the metrics: per-epoch history, final scores, examples/s, tokens, FLOPs, seconds.
         """
         import torch
         from tqdm.auto import tqdm
         from transformers import get_linear_schedule_with_warmup, set_seed
 
-        from ptm_bert import trainable
+        from ptm_bert import checkpoint, trainable
 
         config = self.check(config)
         run = run or RunContext("train")
@@ -286,7 +296,24 @@ class FineTuner:
         empty_batches = 0
         train_seconds = 0.0
         started = time.perf_counter()
-        for epoch in range(1, config.epochs + 1):
+        saved_at = Path(run.out_dir) / "checkpoint" if run.out_dir is not None else None
+        first_epoch = 1
+        if resume:
+            if saved_at is None:
+                raise ConfigError("resuming needs the run folder that holds the checkpoint")
+            if privacy is not None and not hasattr(privacy, "load_state"):
+                raise ConfigError("this privacy mechanism cannot resume its accounting; train the run again")
+            saved = checkpoint.load(
+                saved_at, model=self.model, optimizer=optimizer, scheduler=scheduler, generator=self._generator
+            )
+            history, step_losses = saved["history"], saved["step_loss"]
+            step, tokens, examples_seen = saved["step"], saved["tokens"], saved["examples_seen"]
+            empty_batches, train_seconds = saved["empty_batches"], saved["train_seconds"]
+            if privacy is not None:
+                privacy.load_state(saved["privacy"])
+            first_epoch = saved["epoch"] + 1
+            scores = saved["scores"]
+        for epoch in range(first_epoch, config.epochs + 1):
             if hooks:
                 hooks.before_epoch(run, epoch)
             try:
@@ -341,6 +368,8 @@ class FineTuner:
                     bar.set_postfix(loss=f"{loss_value:.3f}", ex_s=f"{examples_seen / elapsed:.0f}")
                     if hooks:
                         hooks.after_step(run, step, batch, loss_value)
+                    if run.stop_requested:
+                        raise KeyboardInterrupt(f"stopped by the user during epoch {epoch}, after step {step}")
                 train_seconds += time.perf_counter() - epoch_start
                 scores = self.evaluate(test, config, run=run, hooks=hooks, split="test")
             except BaseException as error:
@@ -357,6 +386,17 @@ class FineTuner:
             history.append(epoch_metrics)
             if hooks:
                 hooks.after_epoch(run, epoch, epoch_metrics)
+            if saved_at is not None and config.checkpoint:
+                checkpoint.save(
+                    saved_at, model=self.model, optimizer=optimizer, scheduler=scheduler,
+                    generator=self._generator,
+                    state={
+                        "epoch": epoch, "history": history, "step_loss": step_losses, "step": step,
+                        "tokens": tokens, "examples_seen": examples_seen, "empty_batches": empty_batches,
+                        "train_seconds": train_seconds, "scores": scores,
+                        "privacy": privacy.state() if privacy is not None and hasattr(privacy, "state") else None,
+                    },
+                )
         metrics = {
             "history": history,
             "step_loss": step_losses,

@@ -216,6 +216,15 @@ class DPSGD:
             "secure_rng": False,
         }
 
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint keeps of the mechanism: the accountant's history of steps."""
+        history = self._engine.accountant.history if self._engine is not None else []
+        return {"history": [list(entry) for entry in history]}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue the accounting of a resumed run (after ``wrap``)."""
+        self._engine.accountant.history = [tuple(entry) for entry in state["history"]]
+
     def close(self) -> None:
         """Remove Opacus' hooks from the trained model (it is saved and used as a plain model)."""
         if self._model is not None and hasattr(self._model, "_close"):
