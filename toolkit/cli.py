@@ -102,8 +102,16 @@ class ptm_errors:  # noqa: N801 - used as a context manager, reads like a statem
         return None
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        if isinstance(exc, PtmError) and not self.debug:
+        ctx = click.get_current_context(silent=True)
+        debug = self.debug or bool(ctx is not None and ctx.meta.get("ptm.debug"))
+        if isinstance(exc, PtmError) and not debug:
             raise PtmUsageError(str(exc)) from exc
+        if debug and isinstance(exc, PtmUsageError) and not getattr(exc, "_shown", False):
+            # --debug: the traceback of a usage error too, then its one line and exit 2.
+            import traceback
+
+            exc._shown = True  # type: ignore[attr-defined]
+            click.echo("".join(traceback.format_exception(exc)), err=True, nl=False)
         return False
 
 
@@ -475,7 +483,11 @@ def lesson_run_command(lesson_id: str, quick: bool, out: Path | None, overwrite:
     """Run a lesson's steps, print its key results and write a run folder with report.html."""
     from toolkit.lessons import run_lesson
 
-    out = out or Path("runs") / (f"{lesson_id}-quick" if quick else lesson_id)
+    if out is None:
+        from toolkit.runs import child
+
+        with ptm_errors():
+            out = child("runs", f"{lesson_id}-quick" if quick else lesson_id)
     with ptm_errors():
         result = run_lesson(plugin_manager(), lesson_id, out=out, quick=quick, overwrite=overwrite,
                             device=device, progress=not quiet)

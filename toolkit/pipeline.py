@@ -323,8 +323,8 @@ def recorded_run(folder: RunFolder, run: RunContext, hooks: Any) -> Iterator[Non
     """Fire ``before_run``; if the body raises, mark the folder failed (or interrupted), fire
     ``on_run_error`` and re-raise, so a half-done run never looks finished. The caller fires
     ``after_run`` with its metrics once the body is done."""
-    hooks.before_run(run)
     try:
+        hooks.before_run(run)
         yield
     except BaseException as error:
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"

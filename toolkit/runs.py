@@ -27,6 +27,14 @@ WEIGHT_SUFFIXES = (".safetensors",)
 PICKLED_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 
 
+def child(root: str | os.PathLike[str], name: str) -> Path:
+    """``root / name`` for a name the toolkit or a plugin chose (a lesson id, a sub-run): one
+    plain folder name, so nothing is ever written outside ``root``."""
+    if not name or name in (".", "..") or Path(name).name != name or "\\" in name or ":" in name:
+        raise ConfigError(f"run name {name!r} is not a plain folder name; use letters, digits, '-' and '_'")
+    return Path(root) / name
+
+
 def sha256_of(path: Path) -> str:
     """The SHA-256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
@@ -71,9 +79,24 @@ class RunFolder:
                     f"run folder {folder.path} already exists and is not empty; choose another "
                     "--out or pass --overwrite to replace it"
                 )
+            folder._check_replaceable()
             shutil.rmtree(folder.path)
         folder.path.mkdir(parents=True, exist_ok=True)
         return folder
+
+    def _check_replaceable(self) -> None:
+        """--overwrite deletes a folder: only ever one that ptm wrote, never the folder you are
+        in (or one holding it)."""
+        here = Path.cwd().resolve()
+        target = self.path.resolve()
+        if target == here or target in here.parents:
+            raise ConfigError(f"--out {self.path} holds the current folder; --overwrite will not delete it")
+        config = self.read_json("config.json", missing={}) if (self.path / "config.json").is_file() else {}
+        if not isinstance(config, dict) or "command" not in config:
+            raise ConfigError(
+                f"{self.path} is not a ptm run folder (no config.json from ptm); --overwrite only "
+                "replaces run folders, so choose another --out"
+            )
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> RunFolder:
