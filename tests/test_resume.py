@@ -29,7 +29,7 @@ def ptm_after_step(run, step, batch, loss):
 """
 
 
-def _data(path: Path, n: int = 96) -> Path:
+def _data(path: Path, n: int = 64) -> Path:
     rng = random.Random(0)
     good, bad = ["great", "lovely", "superb", "fine"], ["awful", "dull", "poor", "weak"]
     rows = ["text\tlabel"]
@@ -56,7 +56,7 @@ def slow_site(tmp_path):
 @pytest.mark.parametrize("private", [False, True], ids=["plain", "dp-sgd"])
 def test_ctrl_c_keeps_the_last_epoch_and_resume_reaches_the_uninterrupted_result(tmp_path, slow_site, private):
     data = _data(tmp_path / "data.tsv")
-    args = ["train", "--model", "tiny-bert", "--data", str(data), "--epochs", "3", "--batch-size", "8",
+    args = ["train", "--model", "tiny-bert", "--data", str(data), "--epochs", "2", "--batch-size", "8",
             "--lr", "1e-3", "--quiet"]
     if private:
         args += ["--privacy", "dp-sgd", "--epsilon", "8", "--trainable", "all"]

@@ -1,7 +1,9 @@
 """The end-of-epoch checkpoint that lets ``ptm train --resume`` finish an interrupted run.
 
 Everything the next epoch depends on is kept, so a resumed run ends where an uninterrupted one
-with the same seed would: the weights, the optimizer's moments, the learning-rate schedule,
+with the same seed would: the trained weights (frozen ones are rebuilt exactly as the run
+built them, from the same model and seed, so they are not copied every epoch), the optimizer's
+moments, the learning-rate schedule,
 the random number generators (dropout, batch order, Poisson sampling and DP noise) and the
 privacy accountant's history. Tensors go to safetensors, everything else to JSON: nothing is
 pickled. The folder is written beside the old one and swapped in with a rename, so a crash
@@ -31,12 +33,13 @@ def save(
 ) -> None:
     """Write the checkpoint of a completed epoch to ``folder`` (replacing the previous one)."""
     import torch
-    from safetensors.torch import save_file, save_model
+    from safetensors.torch import save_file
 
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    save_model(model, str(partial / "model.safetensors"))  # handles tied weights
+    trained = {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
+    save_file(trained, str(partial / "model.safetensors"))
     inner = getattr(optimizer, "original_optimizer", optimizer)  # Opacus wraps the optimizer
     optim = inner.state_dict()
     tensors = {
@@ -84,14 +87,18 @@ def load(folder: Path, *, model: Any, optimizer: Any, scheduler: Any, generator:
     """Put a checkpoint back into freshly built training objects; return its JSON state."""
     import torch
     from safetensors import SafetensorError
-    from safetensors.torch import load_file, load_model
+    from safetensors.torch import load_file
 
     state = read_state(folder)
     try:
-        load_model(model, str(folder / "model.safetensors"))
+        trained = load_file(str(folder / "model.safetensors"))
         tensors = load_file(str(folder / "optimizer_and_rng.safetensors"))
-    except (SafetensorError, OSError, RuntimeError) as error:
+    except (SafetensorError, OSError) as error:
         raise ConfigError(f"the checkpoint in {folder} cannot be read ({error}); train the run again") from None
+    expected = {n for n, p in model.named_parameters() if p.requires_grad}
+    if set(trained) != expected:
+        raise ConfigError(f"the checkpoint in {folder} does not fit this model's trained parameters; train the run again")
+    model.load_state_dict(trained, strict=False)
     inner = getattr(optimizer, "original_optimizer", optimizer)
     slots: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():

@@ -20,6 +20,7 @@ from typing import Any
 from toolkit.context import RunContext
 from toolkit.data import Example
 from toolkit.errors import ConfigError
+from toolkit.tokens import warn_truncated
 
 from ptm_bert.models import LoadedModel, load_pretrained
 
@@ -165,12 +166,9 @@ class FineTuner:
         """Tokenize once, up front, without padding (padding happens per batch)."""
         texts = [e.text for e in examples]
         pairs = [e.text_pair for e in examples]
-        encoded = self.tokenizer(
-            texts,
-            pairs if any(p is not None for p in pairs) else None,
-            truncation=True,
-            max_length=max_length,
-        )
+        second = pairs if any(p is not None for p in pairs) else None
+        encoded = self.tokenizer(texts, second, truncation=True, max_length=max_length)
+        warn_truncated(self.tokenizer, texts, second, encoded["input_ids"], max_length, self.max_positions)
         return [
             {**{k: v[i] for k, v in encoded.items()}, "labels": e.label}
             for i, e in enumerate(examples)

@@ -95,6 +95,11 @@ class TokenExplainer:
             return_offsets_mapping=True,
             return_token_type_ids=True,
         )
+        if len(enc["input_ids"]) >= self.max_length:
+            from toolkit.tokens import warn_truncated
+
+            warn_truncated(self.tokenizer, [text], [text_pair] if text_pair is not None else None,
+                           [enc["input_ids"]], self.max_length, int(self.model.config.max_position_embeddings))
         word_ids, _, _, _ = encoding_words(text, text_pair, enc, [0.0] * len(enc["input_ids"]))
         return _Encoded(
             text=text,
