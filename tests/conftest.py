@@ -29,6 +29,12 @@ def plugin_dir(tmp_path, monkeypatch):
         del sys.modules[name]
 
 
+# Under pytest-xdist each worker process gets one torch thread (and so does every notebook
+# kernel or ptm subprocess it starts): workers share the cores instead of fighting over them.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+
 # Tests never reach a model hub, and a broken plugin fails them loudly.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("PTM_STRICT_PLUGINS", "1")

@@ -71,7 +71,7 @@ def test_mlm_loss_falls_and_held_out_masked_accuracy_rises(pretrained):
     assert sum(steps[-20:]) / 20 < sum(steps[:20]) / 20
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["status"] == "finished" and saved["held_out_documents"] == 20
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "metrics.json", "model", "pretraining.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["checksums.json", "config.json", "metrics.json", "model", "pretraining.png"]
     assert (out / "model" / "model.safetensors").is_file() and not list((out / "model").glob("*.bin"))
     model_config = json.loads((out / "model" / "config.json").read_text())
     assert model_config["classifier_pooling"] == "mean" and model_config["vocab_size"] <= 120

@@ -34,7 +34,7 @@ def test_tiny_bert_learns_far_above_chance_and_writes_a_finished_run(ptm_manager
         ptm_manager, model="tiny-bert", data=str(data), out=out, **{**FAST, "epochs": 4, "lr": 2e-3}
     )
     assert metrics["accuracy"] >= 0.9
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "curves.png", "metrics.json", "model"]
+    assert sorted(p.name for p in out.iterdir()) == ["checksums.json", "config.json", "curves.png", "metrics.json", "model"]
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["status"] == "finished"
     assert [h["epoch"] for h in saved["history"]] == [1, 2, 3, 4]
