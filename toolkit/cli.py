@@ -641,6 +641,16 @@ def explain_evaluate(run_dir: Path, data: str, methods: str, limit: int, sanity:
                "sufficiency: lower; randomized_spearman: near 0 is what a faithful method shows")
 
 
+def __getattr__(name: str) -> Any:
+    """``toolkit.cli.cli``: the whole ``ptm`` command, built with the installed plugins (for
+    documentation tools such as mkdocs-click; the console script builds its own)."""
+    if name == "cli":
+        group = create_cli()
+        group.plugin_manager()  # adds the plugins' commands now, not on first listing
+        return group
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point for ``ptm``."""
     create_cli().main(args=argv, prog_name="ptm")
