@@ -335,12 +335,16 @@ def train_command(model: str, data: str | None, task: str | None, eval_data: str
     except KeyboardInterrupt:
         _report_interrupt(out)
         ctx.exit(130)
+    from toolkit import distributed
+
+    if not distributed.is_main():
+        return  # rank 0 of a torchrun launch reports for all
     final = metrics["final"]
     click.echo(
         f"accuracy {final['accuracy']:.3f}  macro-F1 {final['f1']:.3f}  (n={final['n']} held out)\n"
         f"{metrics['train_examples']} examples, {metrics['steps']} steps, "
         f"{metrics['examples_per_second']:.1f} examples/s, {metrics['train_seconds']:.1f} s "
-        f"on {metrics['device']}"
+        f"on {metrics['device']}" + (f" x {metrics['world_size']} processes" if metrics.get("world_size", 1) > 1 else "")
     )
     if privacy is not None:
         # A mechanism must report epsilon and delta; the rest is DP-SGD's and may be absent.
@@ -474,7 +478,7 @@ def lesson_show_command(lesson_id: str) -> None:
 
 @lesson_group.command("run")
 @click.argument("lesson_id")
-@click.option("--quick", is_flag=True, help="Fewer epochs and steps: the same story in about two minutes.")
+@click.option("--quick", is_flag=True, help="Fewer epochs and steps: the same story in about a minute.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run folder  [default: runs/ID or runs/ID-quick]")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--device", default="auto", show_default=True)

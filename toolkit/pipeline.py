@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from toolkit import __version__
+from toolkit import __version__, distributed
 from toolkit.context import RunContext
 from toolkit.data import TextDataset
 from toolkit.errors import ConfigError, PtmError, UnknownIdError
@@ -219,6 +219,11 @@ def train(
     checked = fitter.check(hyper)
     if mechanism is not None:
         mechanism.plan(len(train_rows), checked.batch_size, checked.epochs)
+    if not distributed.is_main():
+        # Another process of a torchrun launch: train its share, write and announce nothing.
+        run = RunContext("train", config={"hyper": hyper}, device=fitter.device)
+        metrics = fitter.fit(train_rows, test_rows, hyper, run=run, hooks=None, privacy=mechanism)
+        return {"status": "finished", **metrics}
     if _resume:
         folder = RunFolder(out)
         config = {**folder.read_json("config.json"), "device": fitter.device}
@@ -237,6 +242,7 @@ def train(
             "label_names": list(dataset.label_names),
             "limit": limit,
             "device": fitter.device,
+            "world_size": distributed.world_size(),
             "hyper": hyper,
             "privacy": privacy,
             "privacy_options": privacy_options,
@@ -376,8 +382,8 @@ def evaluate(
     examples = dataset.evaluation_split()
     run = RunContext("evaluate", config={"run": str(folder.path), "data": data}, device=fitter.device)
     hooks = pm.hooks
-    hooks.before_run(run)
     try:
+        hooks.before_run(run)
         scores = fitter.evaluate(examples, run=run, hooks=hooks, split=split)
     except BaseException as error:
         hooks.on_run_error(run, error)
@@ -481,8 +487,8 @@ def explain(
     run = RunContext("explain", config=config, device=fitter.device)
     run.model, run.tokenizer = fitter.model, fitter.tokenizer
     hooks = pm.hooks
-    hooks.before_run(run)
     try:
+        hooks.before_run(run)
         explanations = _explain(pm, explainer, run, texts, method, target, pairs)
     except BaseException as error:
         hooks.on_run_error(run, error)
@@ -536,7 +542,6 @@ def explain_evaluate(
                      device=fitter.device)
     run.model, run.tokenizer = fitter.model, fitter.tokenizer
     hooks = pm.hooks
-    hooks.before_run(run)
 
     def row(name: str, explanations: list[Explanation], seconds: float | None) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -551,6 +556,7 @@ def explain_evaluate(
 
     rows = []
     try:
+        hooks.before_run(run)
         first: list[Explanation] = []
         for method in methods:
             explainer = make_explainer(pm, fitter.model, fitter.tokenizer, method, {})

@@ -10,6 +10,7 @@ A privacy mechanism wraps the model, optimizer, loss and data loader before the 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from toolkit import distributed
 from toolkit.context import RunContext
 from toolkit.data import Example
 from toolkit.errors import ConfigError
@@ -74,6 +76,28 @@ def _as_config(config: TrainConfig | dict[str, Any] | None) -> TrainConfig:
     if isinstance(config, dict):
         return config_from(TrainConfig, config)
     return config or TrainConfig()
+
+
+def shard(batch: Mapping[str, Any], rank: int, world: int) -> tuple[dict[str, Any], bool]:
+    """This process's rows of a batch every process drew alike (rows rank, rank + world, ...).
+
+    A process left without rows (a last batch smaller than the number of processes) takes the
+    first row and is marked idle: it still joins the gradient averaging, with weight 0.
+    """
+    rows = {k: v[rank::world] for k, v in batch.items()}
+    if len(rows["labels"]):
+        return rows, False
+    return {k: v[:1] for k, v in batch.items()}, True
+
+
+def reduce_sum(value: float) -> float:
+    """The sum of ``value`` over every process of the group."""
+    import torch
+    import torch.distributed as dist
+
+    total = torch.tensor([float(value)], dtype=torch.float64)
+    dist.all_reduce(total)
+    return float(total.item())
 
 
 def pick_device(device: str = "auto") -> str:
@@ -140,6 +164,8 @@ class FineTuner:
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
         self.device = pick_device(device)
+        if distributed.world_size() > 1 and self.device == "cuda":
+            self.device = f"cuda:{distributed.local_rank()}"  # one GPU per process
         self.model.to(self.device)
 
     @property
@@ -259,6 +285,13 @@ class FineTuner:
 
         config = self.check(config)
         run = run or RunContext("train")
+        world, rank = distributed.world_size(), distributed.rank()
+        if world > 1:
+            if privacy is not None:
+                raise ConfigError("DP-SGD across several processes is not supported yet; train it in one process")
+            if resume:
+                raise ConfigError("resume a run in one process (without torchrun)")
+            distributed.init(self.device)
         set_seed(config.seed)
         self.model = trainable.apply(self.model, config.trainable)
         parameters = trainable.count(self.model)
@@ -276,6 +309,20 @@ class FineTuner:
             model, optimizer, criterion, loader = privacy.wrap(
                 model, optimizer, criterion, loader, epochs=config.epochs
             )
+        if world > 1:
+            # Every process draws the same batches (same seed) and trains on its share of each;
+            # DistributedDataParallel averages the gradients, which the loss scaling below makes
+            # the mean over the whole batch.
+            from torch.nn.parallel import DistributedDataParallel
+
+            local = [int(self.device.split(":")[1])] if self.device.startswith("cuda:") else None
+            model = DistributedDataParallel(model, device_ids=local)
+        # bf16 autocast where the GPU supports it; the CPU path stays in float32 (the reference).
+        autocast = (
+            torch.autocast("cuda", dtype=torch.bfloat16)
+            if str(self.device).startswith("cuda") and torch.cuda.is_bf16_supported()
+            else contextlib.nullcontext()
+        )
         total_steps = config.epochs * len(loader)
         scheduler = get_linear_schedule_with_warmup(
             optimizer, math.ceil(config.warmup_ratio * total_steps), total_steps
@@ -331,6 +378,10 @@ class FineTuner:
                     if hooks:
                         hooks.before_step(run, step, batch)
                     try:
+                        whole = len(batch["labels"])
+                        idle = False
+                        if world > 1:
+                            batch, idle = shard(batch, rank, world)
                         batch = {k: v.to(self.device) for k, v in batch.items()}
                         labels = batch["labels"]
                         parts = self.micro_batches(batch, config.micro_batch_size)
@@ -338,8 +389,10 @@ class FineTuner:
                         for k, part in enumerate(parts):
                             part = dict(part)
                             part_labels = part.pop("labels")
-                            loss = criterion(model(**part).logits, part_labels)
-                            share = len(part_labels) / len(labels)
+                            with autocast:
+                                loss = criterion(model(**part).logits.float(), part_labels)
+                            # This part's share of the whole batch (all processes together).
+                            share = 0.0 if idle else len(part_labels) / whole * world
                             loss_value += loss.item() * share
                             if privacy is None:
                                 # Weighted so the summed gradient is the whole batch's mean.
@@ -353,6 +406,8 @@ class FineTuner:
                         optimizer.step()
                         scheduler.step()
                         optimizer.zero_grad(set_to_none=True)
+                        if world > 1:
+                            loss_value = reduce_sum(loss_value) / world
                     except Exception as error:
                         if hooks:
                             hooks.on_step_error(run, step, batch, error)
@@ -360,8 +415,9 @@ class FineTuner:
                     epoch_loss += loss_value
                     epoch_batches += 1
                     step_losses.append(loss_value)
-                    tokens += int(batch["attention_mask"].sum())
-                    examples_seen += int(labels.shape[0])
+                    if not idle:
+                        tokens += int(batch["attention_mask"].sum())
+                        examples_seen += int(labels.shape[0])
                     elapsed = train_seconds + time.perf_counter() - epoch_start
                     bar.set_postfix(loss=f"{loss_value:.3f}", ex_s=f"{examples_seen / elapsed:.0f}")
                     if hooks:
@@ -395,7 +451,10 @@ class FineTuner:
                         "privacy": privacy.state() if privacy is not None and hasattr(privacy, "state") else None,
                     },
                 )
+        if world > 1:
+            tokens, examples_seen = int(reduce_sum(tokens)), int(reduce_sum(examples_seen))
         metrics = {
+            "world_size": world,
             "history": history,
             "step_loss": step_losses,
             "final": scores,
@@ -445,11 +504,31 @@ class FineTuner:
 
     def _probabilities(self, examples: Sequence[Example], max_length: int, batch_size: int) -> Any:
         import torch
-        from transformers import DataCollatorWithPadding
 
         features = self.encode(examples, max_length)
         for f in features:
             f.pop("labels")
+        world = distributed.world_size()
+        if world > 1 and torch.distributed.is_initialized():
+            # Each process scores every world-th example; the rows are gathered (as tensors,
+            # padded to the same count) so every process ends with all probabilities.
+            rank, per = distributed.rank(), math.ceil(len(features) / world)
+            local = self._score(features[rank::world], batch_size)
+            padded = torch.zeros(per, self.model.config.num_labels)
+            padded[: len(local)] = local
+            gathered = [torch.empty_like(padded) for _ in range(world)]
+            torch.distributed.all_gather(gathered, padded)
+            probs = torch.empty(len(features), self.model.config.num_labels)
+            for r, rows in enumerate(gathered):
+                count = len(range(r, len(features), world))
+                probs[r::world] = rows[:count]
+            return probs
+        return self._score(features, batch_size)
+
+    def _score(self, features: list[dict[str, Any]], batch_size: int) -> Any:
+        import torch
+        from transformers import DataCollatorWithPadding
+
         order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
         collate = DataCollatorWithPadding(self.tokenizer)
         probs = torch.empty(len(features), self.model.config.num_labels)

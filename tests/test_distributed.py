@@ -1,0 +1,77 @@
+"""Data-parallel training across processes: `torchrun ... -m toolkit.cli train` with gloo on CPUs."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PTM = str(Path(sys.executable).parent / "ptm")
+
+
+def _data(path: Path, n: int = 320) -> Path:
+    rng = random.Random(0)
+    good, bad = ["great", "lovely", "superb", "fine"], ["awful", "dull", "poor", "weak"]
+    rows = ["text\tlabel"]
+    for i in range(n):
+        label = i % 2
+        rows.append(f"the {rng.choice(['film', 'meal', 'app'])} was {rng.choice(good if label else bad)} today\t{label}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _tiny_without_dropout(folder: Path) -> Path:
+    """tiny-bert with dropout off, so one process and two see exactly the same computation."""
+    from ptm_bert.models import load_tiny_bert
+
+    loaded = load_tiny_bert(num_labels=2, labels=["0", "1"])
+    config = loaded.model.config
+    config.hidden_dropout_prob = config.attention_probs_dropout_prob = config.classifier_dropout = 0.0
+    loaded.model.save_pretrained(folder)
+    loaded.tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _torchrun(args: list[str], nproc: int = 2) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PTM_STRICT_PLUGINS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+         "-m", "toolkit.cli", *args],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_train_exactly_like_one_with_the_same_global_batch(tmp_path):
+    model = _tiny_without_dropout(tmp_path / "tiny")
+    args = ["train", "--model", str(model), "--data", str(_data(tmp_path / "d.tsv")), "--epochs", "2",
+            "--batch-size", "16", "--lr", "3e-3", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one = subprocess.run([PTM, *args, "--out", str(tmp_path / "one")], capture_output=True, text=True, env=env)
+    assert one.returncode == 0, one.stderr
+    two = _torchrun([*args, "--out", str(tmp_path / "two")])
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert two.stdout.count("accuracy ") == 1 and "x 2 processes" in two.stdout  # rank 0 reports
+    a = json.loads((tmp_path / "one" / "metrics.json").read_text())
+    b = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert (a["world_size"], b["world_size"]) == (1, 2)
+    assert json.loads((tmp_path / "two" / "config.json").read_text())["world_size"] == 2
+    # Same global batches, gradients averaged across the processes: the same training, step by step.
+    assert b["steps"] == a["steps"] and b["tokens_seen"] == a["tokens_seen"]
+    assert max(abs(x - y) for x, y in zip(a["step_loss"], b["step_loss"], strict=True)) < 1e-4
+    assert [h["accuracy"] for h in b["history"]] == [h["accuracy"] for h in a["history"]]
+    assert b["accuracy"] >= 0.9
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
+
+
+@pytest.mark.slow
+def test_dp_sgd_across_processes_is_refused_in_one_line(tmp_path):
+    result = _torchrun(["train", "--model", "tiny-bert", "--data", str(_data(tmp_path / "d.tsv", 40)),
+                        "--privacy", "dp-sgd", "--epsilon", "8", "--quiet", "--out", str(tmp_path / "dp")])
+    assert result.returncode != 0
+    assert "ptm: DP-SGD across several processes is not supported yet; train it in one process" in result.stderr
