@@ -287,8 +287,6 @@ class FineTuner:
         run = run or RunContext("train")
         world, rank = distributed.world_size(), distributed.rank()
         if world > 1:
-            if privacy is not None:
-                raise ConfigError("DP-SGD across several processes is not supported yet; train it in one process")
             if resume:
                 raise ConfigError("resume a run in one process (without torchrun)")
             distributed.init(self.device)
@@ -306,10 +304,16 @@ class FineTuner:
         criterion = torch.nn.CrossEntropyLoss()
         if privacy is not None:
             model.train()  # Opacus validates the model in training mode
+            if world > 1:
+                # Opacus' own data parallelism: each process Poisson-samples its shard of the
+                # data at the global sample rate, rank 0 adds the noise, gradients are summed.
+                from opacus.distributed import DifferentiallyPrivateDistributedDataParallel
+
+                model = DifferentiallyPrivateDistributedDataParallel(model)
             model, optimizer, criterion, loader = privacy.wrap(
                 model, optimizer, criterion, loader, epochs=config.epochs
             )
-        if world > 1:
+        elif world > 1:
             # Every process draws the same batches (same seed) and trains on its share of each;
             # DistributedDataParallel averages the gradients, which the loss scaling below makes
             # the mean over the whole batch.
@@ -380,7 +384,7 @@ class FineTuner:
                     try:
                         whole = len(batch["labels"])
                         idle = False
-                        if world > 1:
+                        if world > 1 and privacy is None:
                             batch, idle = shard(batch, rank, world)
                         batch = {k: v.to(self.device) for k, v in batch.items()}
                         labels = batch["labels"]
@@ -392,7 +396,7 @@ class FineTuner:
                             with autocast:
                                 loss = criterion(model(**part).logits.float(), part_labels)
                             # This part's share of the whole batch (all processes together).
-                            share = 0.0 if idle else len(part_labels) / whole * world
+                            share = 0.0 if idle else len(part_labels) / whole * (world if privacy is None else 1)
                             loss_value += loss.item() * share
                             if privacy is None:
                                 # Weighted so the summed gradient is the whole batch's mean.

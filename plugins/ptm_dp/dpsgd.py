@@ -38,6 +38,9 @@ GHOST_ABOVE_PARAMETERS = 5_000_000
 
 # Noise multipliers above this drown any gradient signal; a budget that needs more is refused.
 MAX_NOISE = 100.0
+# Across processes each one Poisson-samples its own share; with fewer expected examples than this
+# an empty draw (probability ~e^-16 per step) becomes likely enough to matter.
+MIN_BATCH_PER_PROCESS = 16
 
 
 @dataclass
@@ -89,6 +92,15 @@ class DPSGD:
         """
         if examples < 2:
             raise ConfigError("DP-SGD needs at least two training examples")
+        from toolkit import distributed
+
+        world = distributed.world_size()
+        if world > 1 and batch_size / world < MIN_BATCH_PER_PROCESS:
+            raise ConfigError(
+                f"DP-SGD on {world} processes needs --batch-size {MIN_BATCH_PER_PROCESS * world} or more "
+                f"({MIN_BATCH_PER_PROCESS} per process): an empty Poisson draw on one process would "
+                "stall the others"
+            )
         self.examples = examples
         if self.delta is None:
             self.delta = 1.0 / examples
