@@ -321,10 +321,11 @@ class FineTuner:
 
             local = [int(self.device.split(":")[1])] if self.device.startswith("cuda:") else None
             model = DistributedDataParallel(model, device_ids=local)
-        # bf16 autocast where the GPU supports it; the CPU path stays in float32 (the reference).
+        # bf16 autocast where the GPU supports it; the CPU path stays in float32 (the reference),
+        # and so does DP-SGD (Opacus' per-example gradients are computed in the layers' dtype).
         autocast = (
             torch.autocast("cuda", dtype=torch.bfloat16)
-            if str(self.device).startswith("cuda") and torch.cuda.is_bf16_supported()
+            if str(self.device).startswith("cuda") and torch.cuda.is_bf16_supported() and privacy is None
             else contextlib.nullcontext()
         )
         total_steps = config.epochs * len(loader)
