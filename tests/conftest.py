@@ -20,6 +20,22 @@ def make_entry_point_plugin(root: Path, name: str, source: str, *, dist: str | N
     return root
 
 
+def learnable_tsv(path: Path, n: int) -> Path:
+    """A .tsv of ``n`` short sentences whose label one word decides: tiny-bert learns it in a
+    few epochs (for tests of how training runs, not of what a model learns)."""
+    import random
+
+    rng = random.Random(0)
+    good, bad = ["great", "lovely", "superb", "fine"], ["awful", "dull", "poor", "weak"]
+    rows = ["text\tlabel"]
+    for i in range(n):
+        label = i % 2
+        noun, word = rng.choice(["film", "meal", "app"]), rng.choice(good if label else bad)
+        rows.append(f"the {noun} was {word} today\t{label}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
 @pytest.fixture
 def plugin_dir(tmp_path, monkeypatch):
     """A folder on sys.path where tests drop throw-away plugin distributions."""

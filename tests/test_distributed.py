@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import learnable_tsv
+
 PTM = str(Path(sys.executable).parent / "ptm")
 
 
 def _data(path: Path, n: int = 320) -> Path:
-    rng = random.Random(0)
-    good, bad = ["great", "lovely", "superb", "fine"], ["awful", "dull", "poor", "weak"]
-    rows = ["text\tlabel"]
-    for i in range(n):
-        label = i % 2
-        rows.append(f"the {rng.choice(['film', 'meal', 'app'])} was {rng.choice(good if label else bad)} today\t{label}")
-    path.write_text("\n".join(rows) + "\n")
-    return path
+    return learnable_tsv(path, n)
 
 
 def _tiny_without_dropout(folder: Path) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_entry_point_plugin
+from conftest import learnable_tsv, make_entry_point_plugin
 
 PTM = str(Path(sys.executable).parent / "ptm")
 
@@ -30,15 +29,7 @@ def ptm_after_step(run, step, batch, loss):
 
 
 def _data(path: Path, n: int = 64) -> Path:
-    rng = random.Random(0)
-    good, bad = ["great", "lovely", "superb", "fine"], ["awful", "dull", "poor", "weak"]
-    rows = ["text\tlabel"]
-    for i in range(n):
-        label = i % 2
-        word = rng.choice(good if label else bad)
-        rows.append(f"the {rng.choice(['film', 'meal', 'app'])} was {word} today\t{label}")
-    path.write_text("\n".join(rows) + "\n")
-    return path
+    return learnable_tsv(path, n)
 
 
 def _env(site: Path, **extra: str) -> dict[str, str]:
