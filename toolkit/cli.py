@@ -363,9 +363,14 @@ def train_command(model: str, data: str | None, task: str | None, eval_data: str
 
 def _report_interrupt(out: Path) -> None:
     """Say what an interrupted training run kept, and how to continue it."""
+    from toolkit.runs import RunFolder
+
     try:
-        epoch = json.loads((out / "checkpoint" / "state.json").read_text())["epoch"]
-    except (OSError, ValueError, KeyError):
+        metrics = RunFolder(out).read_json("metrics.json", missing={})
+    except PtmError:
+        metrics = {}
+    epoch = metrics.get("checkpoint_epoch") if isinstance(metrics, dict) else None
+    if epoch is None:
         click.echo(f"ptm: interrupted before the first epoch ended; nothing to resume in {out}", err=True)
         return
     click.echo(

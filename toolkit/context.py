@@ -25,6 +25,8 @@ class RunContext:
         stop_requested: set when the user presses Ctrl-C during training; a trainer stops
             after its current step (its last end-of-epoch checkpoint is what
             ``ptm train --resume`` continues from).
+        checkpoint_epoch: the last epoch the trainer checkpointed, if any (recorded in an
+            interrupted run's metrics.json).
     """
 
     command: str
@@ -37,3 +39,4 @@ class RunContext:
     optimizer: Any = None
     state: dict[str, Any] = field(default_factory=dict)
     stop_requested: bool = False
+    checkpoint_epoch: int | None = None

@@ -128,10 +128,8 @@ def run_task(pm: PtmPluginManager, folder: RunFolder) -> TaskSpec:
     return pm.registry.get(TaskSpec, config.get("task") or "text-classification")
 
 
-def check_inputs(task: TaskSpec, texts: Sequence[str], text_pairs: Sequence[str] | None, what: str) -> None:
-    """One non-empty text each, and a second text each exactly when the task takes pairs."""
-    if not texts or any(not t.strip() for t in texts):
-        raise ConfigError(f"give at least one non-empty text to {what}")
+def check_inputs(task: TaskSpec, texts: Sequence[str], text_pairs: Sequence[str] | None) -> None:
+    """A second text for each text exactly when the task takes pairs."""
     if len(task.inputs) == 2:
         if text_pairs is None:
             raise ConfigError(
@@ -195,7 +193,8 @@ def train(
     trainer_factory = registry.get(TrainerSpec, trainer).load()
     task_spec, data = resolve_task(pm, task, data)
     dataset = load_data(pm, data, text_column=text_column, label_column=label_column)
-    check_task(task_spec or registry.get(TaskSpec, dataset.task), dataset, data)
+    task_spec = task_spec or registry.get(TaskSpec, dataset.task)
+    check_task(task_spec, dataset, data)
     train_rows, test_rows = training_split(dataset, seed=seed, limit=limit)
     if eval_data is not None:
         held_out = load_data(pm, eval_data, text_column=text_column, label_column=label_column)
@@ -204,7 +203,7 @@ def train(
                 f"--eval-data labels {list(held_out.label_names)} differ from --data labels "
                 f"{list(dataset.label_names)}"
             )
-        check_task(registry.get(TaskSpec, dataset.task), held_out, eval_data)
+        check_task(task_spec, held_out, eval_data)
         test_rows = held_out.evaluation_split()
     present = {e.label for e in train_rows}
     if len(present) < 2:
@@ -261,7 +260,7 @@ def train(
 
         training_curves(metrics, folder.path / "curves.png")
         folder.finish(metrics)
-        shutil.rmtree(folder.path / "checkpoint", ignore_errors=True)
+        shutil.rmtree(folder.checkpoint_dir, ignore_errors=True)
     hooks.after_run(run, metrics)
     return {"status": "finished", **metrics}
 
@@ -287,7 +286,7 @@ def resume(pm: PtmPluginManager, run_dir: str | Path, *, device: str = "auto",
     config = folder.read_json("config.json")
     if not isinstance(config, dict) or config.get("command") != "train":
         raise ConfigError(f"{folder.path} is not a ptm train run; only training runs resume")
-    if not (folder.path / "checkpoint").is_dir():
+    if not folder.checkpoint_dir.is_dir():
         raise ConfigError(
             f"run {folder.path} has no checkpoint: it stopped before its first epoch ended; train it again"
         )
@@ -334,7 +333,10 @@ def recorded_run(folder: RunFolder, run: RunContext, hooks: Any) -> Iterator[Non
         yield
     except BaseException as error:
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-        folder.write_json("metrics.json", {"status": status, "error": f"{type(error).__name__}: {error}"})
+        record: dict[str, Any] = {"status": status, "error": f"{type(error).__name__}: {error}"}
+        if run.checkpoint_epoch is not None:
+            record["checkpoint_epoch"] = run.checkpoint_epoch  # what `ptm train --resume` continues
+        folder.write_json("metrics.json", record)
         hooks.on_run_error(run, error)
         raise
 
@@ -407,7 +409,7 @@ def predict(
         raise ConfigError("give at least one non-empty text to predict")
     folder, fitter = open_run(pm, run_dir, device=device)
     pairs = list(text_pairs) if text_pairs else None
-    check_inputs(run_task(pm, folder), texts, pairs, "predict")
+    check_inputs(run_task(pm, folder), texts, pairs)
     probs = fitter.predict_proba(texts, text_pairs=pairs) if pairs else fitter.predict_proba(texts)
     names = fitter.label_names
     out = []
@@ -481,7 +483,7 @@ def explain(
     pm.registry.get(ExplainerSpec, method)
     pairs = list(text_pairs) if text_pairs else None
     folder, fitter = open_run(pm, run_dir, device=device)
-    check_inputs(run_task(pm, folder), texts, pairs, "explain")
+    check_inputs(run_task(pm, folder), texts, pairs)
     explainer = make_explainer(pm, fitter.model, fitter.tokenizer, method, options)
     config = {"run": str(folder.path), "method": method, "target": target, "options": options}
     run = RunContext("explain", config=config, device=fitter.device)

@@ -21,6 +21,8 @@ from typing import Any
 from toolkit.errors import ConfigError
 
 FINISHED = "finished"
+# The sub-folder where a trainer keeps its end-of-epoch checkpoint (removed once the run finishes).
+CHECKPOINT = "checkpoint"
 CHECKSUMS = "checksums.json"
 # Weight files ptm writes and reads (safetensors), and pickled ones it refuses to read.
 WEIGHT_SUFFIXES = (".safetensors",)
@@ -66,6 +68,10 @@ class RunFolder:
     @property
     def model_dir(self) -> Path:
         return self.path / "model"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / CHECKPOINT
 
     @classmethod
     def create(cls, path: str | os.PathLike[str], *, overwrite: bool = False) -> RunFolder:

@@ -22,6 +22,7 @@ from toolkit import distributed
 from toolkit.context import RunContext
 from toolkit.data import Example
 from toolkit.errors import ConfigError
+from toolkit.runs import RunFolder
 from toolkit.tokens import warn_truncated
 
 from ptm_bert.models import LoadedModel, load_pretrained
@@ -346,7 +347,7 @@ class FineTuner:
         empty_batches = 0
         train_seconds = 0.0
         started = time.perf_counter()
-        saved_at = Path(run.out_dir) / "checkpoint" if run.out_dir is not None else None
+        saved_at = RunFolder(run.out_dir).checkpoint_dir if run.out_dir is not None else None
         first_epoch = 1
         if resume:
             if saved_at is None:
@@ -362,6 +363,7 @@ class FineTuner:
             if privacy is not None:
                 privacy.load_state(saved["privacy"])
             first_epoch = saved["epoch"] + 1
+            run.checkpoint_epoch = saved["epoch"]
             scores = saved["scores"]
         for epoch in range(first_epoch, config.epochs + 1):
             if hooks:
@@ -456,6 +458,7 @@ class FineTuner:
                         "privacy": privacy.state() if privacy is not None and hasattr(privacy, "state") else None,
                     },
                 )
+                run.checkpoint_epoch = epoch
         if world > 1:
             tokens, examples_seen = int(reduce_sum(tokens)), int(reduce_sum(examples_seen))
         metrics = {
