@@ -7,7 +7,7 @@ MiniLM-L6 is fine-tuned briefly (one epoch on --train SST-2 phrases), then both 
   n_steps 50 (Gauss-Legendre, Captum's default) and ``return_convergence_delta=True``;
 - toolkit: ``ptm_captum.explainers.IntegratedGradientsExplainer`` with a delta tolerance:
   one batched forward pass for all predictions and baseline logits, then per sentence the
-  fewest steps (8, doubling) that bring |delta| under the tolerance.
+  fewest steps (from 8, raised 1.5x at a time) that bring |delta| under the tolerance.
 
     python benchmarks/explain.py [--n 100] [--train 1000] [--tolerance 0.01]
 

@@ -47,8 +47,11 @@ def pretrained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pretrain")
     out = tmp / "pre"
     # A BERT config file (the --model CONFIG form): 2 layers, hidden 64, no dropout. Linking
-    # each thing to its colour takes it 1,000-1,500 steps, sometimes more (the WordPiece
-    # trainer's tie-breaking varies between processes); before that it guesses one colour.
+    # each thing to its colour usually takes it 1,000-1,500 steps, but the vocabulary the
+    # WordPiece trainer learns differs between processes (tokenizers breaks merge ties in hash
+    # order, huggingface/tokenizers#1794), and with some vocabularies it is still unsure at
+    # 2,000 steps (2 of 33 runs measured); 3,000 steps passed 20 of 20. Before it links them
+    # it guesses one colour.
     config = tmp / "bert.json"
     config.write_text(json.dumps({
         "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128,
@@ -56,7 +59,7 @@ def pretrained(tmp_path_factory):
     }))
     metrics = pretrain(
         create_plugin_manager(env={"PTM_STRICT_PLUGINS": "1"}), corpus=str(_corpus(tmp)),
-        model=str(config), out=out, device="cpu", steps=2000, lr=3e-3, evaluations=4, **QUICK,
+        model=str(config), out=out, device="cpu", steps=3000, lr=3e-3, evaluations=4, **QUICK,
     )
     return out, metrics
 
@@ -64,7 +67,7 @@ def pretrained(tmp_path_factory):
 def test_mlm_loss_falls_and_held_out_masked_accuracy_rises(pretrained):
     out, metrics = pretrained
     evals = metrics["evaluations"]
-    assert [e["step"] for e in evals] == [0, 500, 1000, 1500, 2000]
+    assert [e["step"] for e in evals] == [0, 750, 1500, 2250, 3000]
     assert metrics["held_out_loss"] < metrics["initial_held_out_loss"] - 2.0
     assert metrics["masked_accuracy"] > metrics["initial_masked_accuracy"] + 0.3
     steps = metrics["step_loss"]

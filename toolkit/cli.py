@@ -559,7 +559,7 @@ def explain_group() -> None:
 @click.argument("texts", nargs=-1, required=True)
 @click.option("--method", default="ig", show_default=True, help="Explainer id (ptm plugins list --all).")
 @click.option("--target", default=None, help="Class to explain, as index or label  [default: the predicted one]")
-@click.option("--n-steps", type=int, default=None, help="Integrated-gradients steps  [default: 50; 8, doubling, with --delta-tolerance]")
+@click.option("--n-steps", type=int, default=None, help="Integrated-gradients steps  [default: 50; from 8, raised 1.5x, with --delta-tolerance]")
 @click.option("--delta-tolerance", type=float, default=None, help="Raise the steps per sentence until |convergence delta| is below this.")
 @click.option("--baseline", type=click.Choice(["pad", "mask", "zero"]), default=None, help="What a token is compared with  [default: pad]")
 @click.option("--n-samples", type=int, default=None, help="Coalitions sampled by kernel-shap  [default: 200]")
