@@ -55,10 +55,10 @@ def course_table() -> dict[str, tuple[str, str]]:
 
 @cache
 def lessons() -> list[Any]:
-    """The registered lessons in course order: README's table first, then any others by id."""
-    records = plugin_manager().registry.records("lesson")
-    order = list(course_table())
-    return sorted(records, key=lambda r: (order.index(r.id) if r.id in order else len(order), r.id))
+    """The registered lessons in course order (their ``order``, then id)."""
+    from toolkit.lessons import course_order
+
+    return course_order(plugin_manager().registry.records("lesson"))
 
 
 @cache

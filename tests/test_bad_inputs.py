@@ -151,6 +151,16 @@ def cases(root: Path) -> dict[str, Case]:
         "empty text to predict": Case(["predict", run, " "], "give at least one non-empty text to predict"),
         "empty text to explain": Case(["explain", run, ""], "give at least one non-empty text to explain"),
         "unknown target": Case(["explain", run, "fine", "--target", "maybe"], "target 'maybe' is not a label of this model"),
+        # explainer options
+        "option without a value": Case(["explain", run, "fine", "--option", "n_steps"], "--option 'n_steps' is not NAME=VALUE"),
+        "option given twice": Case(["explain", run, "fine", "--n-steps", "8", "--option", "n-steps=9"],
+                                   "n_steps is given both as --n-steps and as --option; give it once"),
+        "unknown explainer option": Case(["explain", "evaluate", run, "--data", str(d / "good.tsv"), "--methods", "ig",
+                                          "--option", "ig.foo=1", "--limit", "2", "--sanity", "0"],
+                                         "explainer 'ig' has no option foo"),
+        "option of a method not evaluated": Case(["explain", "evaluate", run, "--data", str(d / "good.tsv"), "--methods", "ig",
+                                                  "--option", "occlusion.baseline=mask"],
+                                                 "options are given for occlusion, which is not among the methods evaluated"),
         # plugins
         "plugin raises in a hook": Case(["train", "--data", str(d / "good.tsv"), *tiny],
                                         "plugin 'tp-raises' failed in hook ptm_before_run: RuntimeError: the hook broke",

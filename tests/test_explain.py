@@ -4,6 +4,7 @@ methods, faithfulness against random attributions, the randomisation check, and 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -272,6 +273,55 @@ def test_cli_explain_evaluate_prints_the_table(trained, ptm_cli):
     lines = result.stdout.splitlines()
     assert "comprehensiveness" in lines[0] and "sufficiency" in lines[0]
     assert [line.split()[0] for line in lines[1:4]] == ["ig", "occlusion", "random"]
+
+
+def test_cli_explain_evaluate_passes_each_method_its_options(trained, ptm_cli):
+    _, out, data = trained
+    args = ["explain", "evaluate", str(out), "--data", str(data), "--methods", "ig,occlusion",
+            "--limit", "6", "--sanity", "2", "--json"]
+    result = ptm_cli(*args, "--option", "ig.n_steps=4", "--option", "occlusion.baseline=mask")
+    assert result.exit_code == 0, result.output
+    rows = {r["method"]: r for r in json.loads(result.stdout)["rows"]}
+    assert rows["ig"]["options"] == {"n_steps": 4} and rows["occlusion"]["options"] == {"baseline": "mask"}
+    # The option reaches the explainer (and the sanity check's): one it refuses stops the run.
+    refused = ptm_cli(*args, "--option", "ig.n_steps=1")
+    assert refused.exit_code == 2 and "--n-steps must be at least 2, got 1" in refused.output
+
+
+def test_cli_option_reaches_a_plugin_explainer_with_its_own_options(trained, ptm_register, ptm_cli):
+    from toolkit import hookimpl
+    from toolkit.registry import ExplainerSpec
+
+    _, out, _ = trained
+    made = []
+
+    class ScaledSaliency:
+        """A third-party explainer with an option of its own and a fixed signature."""
+
+        def __init__(self, model, tokenizer, *, scale: float = 1.0):
+            made.append(scale)
+            self.inner = pipeline.make_explainer(trained[0], model, tokenizer, "saliency", {})
+            self.scale = scale
+
+        def explain(self, texts, *, target=None):
+            return [replace(e, method="scaled", attributions=tuple(self.scale * a for a in e.attributions))
+                    for e in self.inner.explain(texts, target=target)]
+
+    class Plugin:
+        @hookimpl
+        def ptm_register_explainers(self, register):
+            register(ExplainerSpec(id="scaled", summary="saliency times a number", factory=ScaledSaliency))
+
+    ptm_register(Plugin(), name="scaled-plugin")
+    result = ptm_cli("explain", str(out), "the film was superb", "--method", "scaled", "--option", "scale=2",
+                     "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert made == [2]
+    unknown = ptm_cli("explain", str(out), "the film", "--method", "scaled", "--option", "sharpness=2")
+    assert unknown.exit_code == 2
+    assert unknown.stderr == "ptm: explainer 'scaled' has no option sharpness (options: scale)\n"
+    builtin = ptm_cli("explain", str(out), "the film", "--method", "scaled", "--n-steps", "8")
+    assert builtin.exit_code == 2 and "has no option n_steps (options: scale)" in builtin.stderr
 
 
 def test_check_explainer_passes_every_builtin_and_names_a_broken_record(trained):

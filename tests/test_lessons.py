@@ -7,7 +7,7 @@ import json
 import pytest
 
 from toolkit import hookimpl
-from toolkit.errors import PtmError
+from toolkit.errors import PtmError, RegistryError
 from toolkit.lessons import LessonResult, run_lesson
 from toolkit.registry import Lesson
 from toolkit.report import Section
@@ -77,6 +77,26 @@ def test_list_show_and_bad_ids(ptm_manager, ptm_register, ptm_cli, tmp_path):
     assert no_runner.exit_code == 2
     assert no_runner.output == "ptm: lesson 'reading' has no headless runner; open its notebook instead (ptm lesson notebook reading)\n"
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_lessons_are_listed_in_course_order_and_a_plugin_can_slot_in(ptm_register, ptm_cli):
+    class Extra:
+        @hookimpl
+        def ptm_register_lessons(self, register):
+            register(Lesson(id="aaa-appendix", title="Appendix", summary="last by default"))
+            register(Lesson(id="tokenizers", title="Tokenizers", summary="between", order=15))
+
+    ptm_register(Extra(), name="extra-lessons")
+    ids = [r["id"] for r in json.loads(ptm_cli("lesson", "list", "--json").stdout)]
+    # The course runs pretraining -> fine-tuning -> privacy -> explanations, not by name;
+    # order=15 puts a plugin's lesson between the first two, the default (1000) after them all.
+    assert ids[:4] == ["pretraining", "tokenizers", "finetuning", "privacy"]
+    assert ids.index("explainability") < ids.index("private-and-explainable") < ids.index("write-a-plugin")
+    assert ids[-1] == "aaa-appendix"
+    text = ptm_cli("lesson", "list").output.splitlines()
+    assert [line.split()[0] for line in text] == ids
+    with pytest.raises(RegistryError, match="order must be an integer"):
+        Lesson(id="x", title="X", summary="x", order="first")
 
 
 def test_an_existing_folder_is_refused(ptm_manager, ptm_register, ptm_cli, tmp_path):

@@ -252,6 +252,40 @@ _pair_option = click.option(
 )
 
 
+def _option_value(raw: str) -> Any:
+    """``16`` -> 16, ``0.01`` -> 0.01, ``true`` -> True, anything else stays a string."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw
+    return value if isinstance(value, (int, float, bool)) else raw
+
+
+def parse_options(values: tuple[str, ...], *, scoped: bool = False) -> dict[str, Any]:
+    """``--option NAME=VALUE`` pairs as a dict; with ``scoped`` they read ``METHOD.NAME=VALUE``
+    and come back as ``{method: {name: value}}``. Dashes in names become underscores."""
+    out: dict[str, Any] = {}
+    example = "ig.n_steps=16" if scoped else "n_steps=16"
+    for item in values:
+        key, sep, raw = item.partition("=")
+        method, dot, name = key.strip().rpartition(".") if scoped else ("", "", key.strip())
+        name = name.replace("-", "_")
+        if not sep or not name or (scoped and not (dot and method)):
+            form = "METHOD.NAME=VALUE" if scoped else "NAME=VALUE"
+            raise PtmUsageError(f"--option '{item}' is not {form}; write e.g. --option {example}")
+        table = out.setdefault(method, {}) if scoped else out
+        if name in table:
+            raise PtmUsageError(f"--option {method}{dot}{name} is given twice; give it once")
+        table[name] = _option_value(raw.strip())
+    return out
+
+
+_option_option = click.option(
+    "--option", "extra_options", multiple=True, metavar="NAME=VALUE",
+    help="An option of the explainer, by the name it takes (repeat for more; any explainer, a plugin's too).",
+)
+
+
 def _with(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
     def decorate(f: Any) -> Any:
         for option in reversed(options):
@@ -446,13 +480,14 @@ def lesson_group() -> None:
 @lesson_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
 def lesson_list_command(as_json: bool) -> None:
-    """Every installed lesson: id, minutes, whether it runs headless, title."""
+    """Every installed lesson, in course order: id, minutes, whether it runs headless, title."""
+    from toolkit.lessons import course_order
     from toolkit.registry import Lesson
 
-    lessons = plugin_manager().registry.records(Lesson)
+    lessons = course_order(plugin_manager().registry.records(Lesson))
     rows = [
         {"id": l.id, "title": l.title, "minutes": l.minutes, "runs_headless": l.factory is not None,
-         "notebook": l.notebook, "plugin": l.plugin}
+         "notebook": l.notebook, "plugin": l.plugin, "order": l.order}
         for l in lessons
     ]
     if as_json:
@@ -568,11 +603,12 @@ def explain_group() -> None:
 @click.option("--output", type=click.Path(path_type=Path), default=None, help="Write to this file (needed for png).")
 @click.option("--overwrite", is_flag=True, help="Replace --output if it exists.")
 @click.option("--device", default="auto", show_default=True)
-@_with([_pair_option])
+@_with([_pair_option, _option_option])
 def explain_text(run_dir: Path, texts: tuple[str, ...], method: str, target: str | None,
                  n_steps: int | None, delta_tolerance: float | None, baseline: str | None,
                  n_samples: int | None, fmt: str, level: str, output: Path | None,
-                 overwrite: bool, device: str, pairs: tuple[str, ...]) -> None:
+                 overwrite: bool, device: str, pairs: tuple[str, ...],
+                 extra_options: tuple[str, ...]) -> None:
     """Attribute a trained run's prediction for each TEXT to its words."""
     from toolkit import explain_views, pipeline
 
@@ -582,6 +618,10 @@ def explain_text(run_dir: Path, texts: tuple[str, ...], method: str, target: str
         raise PtmUsageError(f"{output} exists; choose another --output or pass --overwrite")
     options = {"n_steps": n_steps, "delta_tolerance": delta_tolerance, "baseline": baseline,
                "n_samples": n_samples}
+    for name, value in parse_options(extra_options).items():
+        if options.get(name) is not None:
+            raise PtmUsageError(f"{name} is given both as --{name.replace('_', '-')} and as --option; give it once")
+        options[name] = value
     with ptm_errors():
         explanations = pipeline.explain(plugin_manager(), run_dir, texts, method=method,
                                         target=target, text_pairs=pairs or None, device=device,
@@ -622,18 +662,24 @@ def explain_text(run_dir: Path, texts: tuple[str, ...], method: str, target: str
 @click.option("--sanity", type=int, default=16, show_default=True, help="Sentences for the model-randomisation check (0: skip).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--option", "extra_options", multiple=True, metavar="METHOD.NAME=VALUE",
+    help="An option of one method's explainer, e.g. ig.n_steps=16 or occlusion.baseline=mask (repeat for more).",
+)
 @_with(_data_columns)
 def explain_evaluate(run_dir: Path, data: str, methods: str, limit: int, sanity: int, device: str,
-                     as_json: bool, text_column: str | None, label_column: str | None) -> None:
+                     as_json: bool, extra_options: tuple[str, ...], text_column: str | None,
+                     label_column: str | None) -> None:
     """Compare explainers: ERASER comprehensiveness/sufficiency against random attributions,
     agreement with human rationales, and the model-randomisation sanity check."""
     from toolkit import pipeline
 
     names = [m.strip() for m in methods.split(",") if m.strip()]
+    options = parse_options(extra_options, scoped=True)
     with ptm_errors():
         result = pipeline.explain_evaluate(
             plugin_manager(), run_dir, data=data, methods=names, limit=limit, sanity=sanity,
-            device=device, text_column=text_column, label_column=label_column,
+            device=device, text_column=text_column, label_column=label_column, options=options,
         )
     if as_json:
         click.echo(json.dumps(result))

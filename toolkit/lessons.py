@@ -22,6 +22,11 @@ from toolkit.report import Section, write_report
 from toolkit.runs import RunFolder
 
 
+def course_order(lessons: list[Lesson]) -> list[Lesson]:
+    """Lessons in the order of the course: by their ``order``, then by id."""
+    return sorted(lessons, key=lambda lesson: (lesson.order, lesson.id))
+
+
 @dataclass
 class LessonResult:
     """What a lesson measured.

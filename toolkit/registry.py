@@ -185,6 +185,10 @@ class Lesson(Record):
         notebook: the notebook, as ``"package:file.ipynb"`` (a resource of an installed
             package, so it ships in the wheel: ``"ptm_course.tutorials:finetuning.ipynb"``).
         factory: optional callable that runs the lesson headless.
+        order: its place in the course: ``ptm lesson list`` and the docs list lessons by
+            ``(order, id)``. The built-in course uses 10-60 (pretraining 10, fine-tuning 20,
+            privacy 30, explainability 40, ...); a plugin's lessons default to 1000, after
+            them, and can slot in between with any other number.
     """
 
     kind: ClassVar[str] = "lesson"
@@ -194,6 +198,11 @@ class Lesson(Record):
     needs: tuple[str, ...] = ()
     notebook: str = ""
     factory: Factory | None = None
+    order: int = 1000
+
+    def __post_init__(self) -> None:
+        if isinstance(self.order, bool) or not isinstance(self.order, int):
+            raise RegistryError(f"lesson '{self.id}': order must be an integer, got {self.order!r}")
 
     def load(self) -> Callable[..., Any]:
         """Return the headless runner, importing it first if it is a string."""

@@ -11,6 +11,7 @@ def ptm_register_lessons(register):
     register(
         Lesson(
             id="pretraining",
+            order=10,
             title="Pretraining BERT with masked language modelling",
             summary="pretrain a small BERT on unlabelled reviews, then see what pretraining is worth",
             minutes=15,
@@ -28,6 +29,7 @@ def ptm_register_lessons(register):
     register(
         Lesson(
             id="finetuning",
+            order=20,
             title="Fine-tuning BERT for text classification",
             summary="tokenize, fine-tune MiniLM on labelled reviews, measure accuracy and cost",
             minutes=10,
@@ -45,6 +47,7 @@ def ptm_register_lessons(register):
     register(
         Lesson(
             id="privacy",
+            order=30,
             title="Training with differential privacy",
             summary="the (epsilon, delta) promise, DP-SGD strategies, accountants, a membership audit",
             minutes=15,
@@ -62,6 +65,7 @@ def ptm_register_lessons(register):
     register(
         Lesson(
             id="explainability",
+            order=40,
             title="Explaining predictions with integrated gradients",
             summary="IG on a fine-tuned MiniLM, baselines and convergence, five methods, faithfulness, a sanity check",
             minutes=10,
@@ -80,6 +84,7 @@ def ptm_register_lessons(register):
     register(
         Lesson(
             id="private-and-explainable",
+            order=50,
             title="Private and explainable: how DP-SGD changes the explanations",
             summary="explain private models and their non-private twins; compare rankings and faithfulness",
             minutes=10,
@@ -97,6 +102,7 @@ def ptm_register_lessons(register):
     register(
         Lesson(
             id="write-a-plugin",
+            order=60,
             title="Writing a plugin: a new explainer from outside the toolkit",
             summary="add GradientSHAP as a third-party plugin, check its contract, measure it like the built-ins",
             minutes=10,
