@@ -8,15 +8,13 @@ from typing import Any
 
 def training_curves(metrics: dict[str, Any], path: Path) -> Path:
     """Loss per step and per epoch on the left, test accuracy and macro-F1 per epoch on the right."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: a notebook's backend and figures stay as they are
 
     history = metrics.get("history", [])
     steps = metrics.get("step_loss", [])
     epochs = [h["epoch"] for h in history]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = Figure(figsize=(10, 3.8))
+    left, right = fig.subplots(1, 2)
     if steps:
         per_epoch = max(1, len(steps) // max(len(epochs), 1))
         left.plot([(i + 1) / per_epoch for i in range(len(steps))], steps, alpha=0.35, label="step")
@@ -29,5 +27,4 @@ def training_curves(metrics: dict[str, Any], path: Path) -> Path:
     right.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

@@ -375,13 +375,11 @@ class Pretrainer:
 
 def pretraining_curves(metrics: dict[str, Any], path: Path) -> Path:
     """MLM loss per step (and held-out) on the left, held-out masked-token accuracy on the right."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: a notebook's backend and figures stay as they are
 
     evals = metrics["evaluations"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = Figure(figsize=(10, 3.8))
+    left, right = fig.subplots(1, 2)
     steps = metrics["step_loss"]
     left.plot(range(1, len(steps) + 1), steps, alpha=0.35, label="training step")
     left.plot([e["step"] for e in evals], [e["loss"] for e in evals], "o-", label="held-out")
@@ -397,7 +395,6 @@ def pretraining_curves(metrics: dict[str, Any], path: Path) -> Path:
     right.set(title="held-out masked-token accuracy", xlabel="step", ylim=(0, max(0.05, 1.15 * top)))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -552,12 +549,10 @@ def compare(
 
 def comparison_plot(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     """Held-out accuracy after each epoch of fine-tuning, one line per starting point."""
-    import matplotlib
+    from matplotlib.figure import Figure  # not pyplot: a notebook's backend and figures stay as they are
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     for row, marker in zip(rows, "osd^v"):
         epochs = range(1, len(row["accuracy_per_epoch"]) + 1)
         ax.plot(epochs, row["accuracy_per_epoch"], marker=marker, label=f"{row['model']} ({row['accuracy']:.3f})")
@@ -566,5 +561,4 @@ def comparison_plot(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

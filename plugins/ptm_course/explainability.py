@@ -158,14 +158,12 @@ def method_row(row: dict[str, Any]) -> str:
 
 
 def _plot_convergence(convergence: dict[int, tuple[float, float]], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: a notebook's backend and figures stay as they are
     from matplotlib.ticker import NullLocator
 
     steps = list(convergence)
-    figure, axis = plt.subplots(figsize=(5, 3.2), dpi=110)
+    figure = Figure(figsize=(5, 3.2), dpi=110)
+    axis = figure.subplots()
     axis.plot(steps, [convergence[n][0] for n in steps], "o-", label="largest |delta|")
     axis.plot(steps, [convergence[n][1] for n in steps], "s--", label="mean |delta|")
     axis.axhline(0.01, color="grey", linewidth=0.8, linestyle=":", label="tolerance 0.01")
@@ -176,17 +174,14 @@ def _plot_convergence(convergence: dict[int, tuple[float, float]], path: Path) -
     axis.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path)
-    plt.close(figure)
     return path
 
 
 def _plot_randomization(rows: list[dict[str, Any]], path: Path) -> Path:
-    import matplotlib
+    from matplotlib.figure import Figure  # not pyplot: a notebook's backend and figures stay as they are
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(6.4, 3.4), dpi=110)
+    figure = Figure(figsize=(6.4, 3.4), dpi=110)
+    axis = figure.subplots()
     stages: list[str] = []
     for row in rows:
         if "randomization" not in row:
@@ -199,5 +194,4 @@ def _plot_randomization(rows: list[dict[str, Any]], path: Path) -> Path:
     axis.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path)
-    plt.close(figure)
     return path
