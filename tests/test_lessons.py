@@ -13,6 +13,13 @@ from toolkit.registry import Lesson
 from toolkit.report import Section
 
 
+# The smallest PNG there is (1x1, one grey pixel): a lesson's plot, as far as a report cares.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010800000000"
+    "3a7e9b550000000a4944415478da63680000008200816c1b1d2b0000000049454e44ae426082"
+)
+
+
 class CountingLesson:
     """A lesson plugin whose runner measures something trivially true (or not)."""
 
@@ -22,16 +29,19 @@ class CountingLesson:
     def run(self, pm, *, out, quick, device, progress):
         self.calls.append((out, quick))
         (out / "note.txt").write_text("written by the lesson")
+        (out / "counts.png").write_bytes(PNG)
         if self.result is not None:
             return self.result
+        # As the built-in lessons do: the image path is built on `out`, whatever form it has.
         return LessonResult(claim="two is more than one", holds=self.holds, numbers={"two": 2},
-                            sections=[Section("Counting", text="one, two")])
+                            sections=[Section("Counting", text="one, two", images=(out / "counts.png",))])
 
     @hookimpl
     def ptm_register_lessons(self, register):
-        register(Lesson(id="counting", title="Counting", summary="count to two", minutes=1,
+        register(Lesson(id="counting", title="Counting", summary="count to two", minutes=1, quick_minutes=0.5,
                         outline=("one", "two"), needs=("model:tiny-bert",), factory=self.run))
         register(Lesson(id="reading", title="Reading only", summary="a notebook without a runner"))
+        register(Lesson(id="tally", title="Tally", summary="another lesson with a runner", factory=self.run))
 
 
 def test_a_lesson_run_writes_its_claim_metrics_and_report(ptm_manager, ptm_register, tmp_path):
@@ -70,7 +80,8 @@ def test_list_show_and_bad_ids(ptm_manager, ptm_register, ptm_cli, tmp_path):
     shown = ptm_cli("lesson", "show", "counting")
     assert shown.exit_code == 0
     assert shown.output.splitlines()[:4] == [
-        "Counting (counting, about 1 min, from counting-plugin)", "count to two", "  1. one", "  2. two"]
+        "Counting (counting, from counting-plugin)", "count to two", "  1. one", "  2. two"]
+    assert "time: 0.5m quick, 1m full (measured on a 2-core laptop CPU)" in shown.output
     unknown = ptm_cli("lesson", "run", "countin", "--out", str(tmp_path / "x"))
     assert unknown.exit_code == 2 and "lesson 'countin' not found. Did you mean 'counting'?" in unknown.output
     no_runner = ptm_cli("lesson", "run", "reading", "--out", str(tmp_path / "y"))
@@ -94,9 +105,60 @@ def test_lessons_are_listed_in_course_order_and_a_plugin_can_slot_in(ptm_registe
     assert ids.index("explainability") < ids.index("private-and-explainable") < ids.index("write-a-plugin")
     assert ids[-1] == "aaa-appendix"
     text = ptm_cli("lesson", "list").output.splitlines()
-    assert [line.split()[0] for line in text] == ids
+    # A header names the columns; the last line says what the minutes are.
+    assert text[0].split() == ["lesson", "quick", "full", "headless", "title"]
+    assert "minutes measured on a 2-core laptop CPU" in text[-1]
+    assert [line.split()[0] for line in text[1:-1]] == ids
     with pytest.raises(RegistryError, match="order must be an integer"):
         Lesson(id="x", title="X", summary="x", order="first")
+
+
+@pytest.mark.parametrize("form", ["relative", "dotdot", "symlink", "absolute"])
+def test_the_report_embeds_every_image_whatever_the_form_of_out(form, ptm_register, ptm_cli, tmp_path, monkeypatch):
+    ptm_register(CountingLesson(), name="counting-plugin")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "elsewhere").mkdir()
+    out = {"relative": "runs/x", "dotdot": "elsewhere/../runs/x", "symlink": "link",
+           "absolute": str(tmp_path / "runs" / "x")}[form]
+    if form == "symlink":
+        (tmp_path / "target").mkdir()
+        (tmp_path / "link").symlink_to(tmp_path / "target")
+    result = ptm_cli("lesson", "run", "counting", "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / out / "report.html").read_text()
+    assert "image not shown" not in page
+    assert page.count('<img src="data:image/png;base64,') == 1  # shown in its section, not twice
+
+
+def test_ptm_report_keeps_a_lessons_sections(ptm_register, ptm_cli, tmp_path, monkeypatch):
+    ptm_register(CountingLesson(), name="counting-plugin")
+    monkeypatch.chdir(tmp_path)
+    assert ptm_cli("lesson", "run", "counting", "--out", "runs/x", "--quiet").exit_code == 0
+    first = (tmp_path / "runs/x/report.html").read_text()
+    # From another folder, as a student would after cd-ing around: the same page again.
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    rebuilt = ptm_cli("report", "../runs/x")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    page = (tmp_path / "runs/x/report.html").read_text()
+    assert "<h2>Counting</h2>" in page and "On this run the claim holds." in page
+    assert "<title>Counting</title>" in page and "image not shown" not in page
+    assert page.replace("../runs/x", "runs/x") == first
+
+
+def test_running_a_lesson_again_replaces_its_own_folder_only(ptm_register, ptm_cli, tmp_path):
+    ptm_register(CountingLesson(), name="counting-plugin")
+    out = str(tmp_path / "runs" / "counting")
+    assert ptm_cli("lesson", "run", "counting", "--out", out, "--quiet").exit_code == 0
+    (tmp_path / "runs" / "counting" / "stale.txt").write_text("from the first run")
+    again = ptm_cli("lesson", "run", "counting", "--out", out, "--quiet")
+    assert again.exit_code == 0, again.output
+    assert f"(replaced the earlier run of this lesson in {out})" in again.output
+    assert not (tmp_path / "runs" / "counting" / "stale.txt").exists()
+    # Another lesson's folder is not this lesson's to replace.
+    other = ptm_cli("lesson", "run", "tally", "--out", out, "--quiet")
+    assert other.exit_code == 2 and "already exists and is not empty" in other.output
+    assert (tmp_path / "runs" / "counting" / "note.txt").is_file()
 
 
 def test_an_existing_folder_is_refused(ptm_manager, ptm_register, ptm_cli, tmp_path):
@@ -119,17 +181,30 @@ def run_quick(ptm_cli, tmp_path, lesson_id):
 
 
 @pytest.mark.slow
-def test_the_finetuning_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
-    out = tmp_path / "lesson"
-    result = ptm_cli("lesson", "run", "finetuning", "--quick", "--out", str(out), "--quiet")
+def test_the_finetuning_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path, monkeypatch):
+    # As README's first command does: a relative folder, then the lesson's model used by name.
+    monkeypatch.chdir(tmp_path)
+    result = ptm_cli("lesson", "run", "finetuning", "--quick", "--out", "runs/x", "--quiet")
     assert result.exit_code == 0, result.output
     assert "claim holds: Fine-tuned MiniLM scores at least 0.80" in result.output
+    assert "trained model: runs/x/run " in result.output
+    out = tmp_path / "runs" / "x"
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["claim_holds"] and saved["numbers"]["test accuracy"] >= 0.8
+    assert saved["models"] == ["runs/x/run"] and saved["device"] == "cpu"
     page = (out / "report.html").read_text()
-    for heading in ("1. The data", "2. Tokenization", "3. Fine-tuning", "4. Held-out scores", "5. What it cost"):
+    for heading in ("1. The data", "2. Tokenization", "3. Fine-tuning", "4. Held-out scores", "5. What it cost",
+                    "6. Predictions, and why"):
         assert heading in page
-    assert (out / "run" / "model" / "model.safetensors").is_file()
+    # curves and confusion matrix, each once; the explanation as coloured words with a legend
+    assert "image not shown" not in page and page.count("data:image/png;base64,") == 2
+    assert "pushes towards the label" in page
+    assert "<th>device</th><td>cpu</td>" in page and "<td>auto</td>" not in page
+    assert ".. With" not in page
+    assert ptm_cli("report", "runs/x").exit_code == 0
+    assert (out / "report.html").read_text() == page
+    predicted = ptm_cli("predict", "runs/x", "A warm, funny and beautifully acted film.")
+    assert predicted.exit_code == 0 and predicted.stdout.startswith("positive\t")
 
 
 @pytest.mark.slow
@@ -155,7 +230,7 @@ def test_the_explainability_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_p
     methods = {row["method"] for row in json.loads((out / "methods.json").read_text())["rows"]}
     assert methods == {"ig", "saliency", "occlusion", "random"}
     page = (out / "report.html").read_text()
-    for heading in ("2. Integrated gradients", "3. Baselines and convergence", "4. Five methods", "5. The randomisation check"):
+    for heading in ("2. Integrated gradients", "3. Baselines and convergence", "4. 3 methods", "5. The randomisation check"):
         assert heading in page
     for image in ("ig.png", "convergence.png", "randomization.png"):
         assert (out / image).stat().st_size > 5_000

@@ -486,16 +486,26 @@ def lesson_list_command(as_json: bool) -> None:
 
     lessons = course_order(plugin_manager().registry.records(Lesson))
     rows = [
-        {"id": l.id, "title": l.title, "minutes": l.minutes, "runs_headless": l.factory is not None,
-         "notebook": l.notebook, "plugin": l.plugin, "order": l.order}
+        {"id": l.id, "title": l.title, "minutes": l.minutes, "quick_minutes": l.quick_minutes,
+         "runs_headless": l.factory is not None, "notebook": l.notebook, "plugin": l.plugin, "order": l.order}
         for l in lessons
     ]
     if as_json:
         click.echo(json.dumps(rows))
         return
+    width = max([len(row["id"]) for row in rows] + [6])
+    click.echo(f"{'lesson':<{width}}  {'quick':>5}  {'full':>5}  headless  title")
     for row in rows:
-        mark = "run" if row["runs_headless"] else "   "
-        click.echo(f"{row['id']:<26} {row['minutes']:>3} min  {mark}  {row['title']}")
+        click.echo(f"{row['id']:<{width}}  {_minutes(row['quick_minutes']):>5}  {_minutes(row['minutes']):>5}  "
+                   f"{'yes' if row['runs_headless'] else 'no':<8}  {row['title']}")
+    click.echo("minutes measured on a 2-core laptop CPU; quick: ptm lesson run ID --quick, or QUICK = True "
+               "in the notebook (its default)")
+
+
+def _minutes(value: float) -> str:
+    if not value:
+        return "-"
+    return f"{value:.0f}m" if value >= 10 else f"{value:.1f}m".replace(".0m", "m")
 
 
 @lesson_group.command("show")
@@ -506,14 +516,24 @@ def lesson_show_command(lesson_id: str) -> None:
 
     with ptm_errors():
         lesson = get_lesson(plugin_manager(), lesson_id)
-    click.echo(f"{lesson.title} ({lesson.id}, about {lesson.minutes} min, from {lesson.plugin})")
+    click.echo(f"{lesson.title} ({lesson.id}, from {lesson.plugin})")
     if lesson.summary:
         click.echo(lesson.summary)
     for number, step in enumerate(lesson.outline, start=1):
         click.echo(f"  {number}. {step}")
     if lesson.needs:
         click.echo(f"needs: {', '.join(lesson.needs)}")
-    click.echo(f"run: ptm lesson run {lesson.id} --quick" if lesson.factory else "no headless runner")
+    times = [f"{_minutes(lesson.quick_minutes)} quick"] if lesson.quick_minutes else []
+    if lesson.minutes:
+        times.append(f"{_minutes(lesson.minutes)} full")
+    if times:
+        click.echo(f"time: {', '.join(times)} (measured on a 2-core laptop CPU)")
+    if lesson.factory:
+        click.echo(f"run: ptm lesson run {lesson.id} --quick   (full: ptm lesson run {lesson.id})")
+    else:
+        click.echo("no headless runner")
+    if lesson.notebook:
+        click.echo(f"notebook: ptm lesson notebook {lesson.id} --dest DIR")
 
 
 @lesson_group.command("run")
@@ -538,6 +558,10 @@ def lesson_run_command(lesson_id: str, quick: bool, out: Path | None, overwrite:
     for name, value in result["numbers"].items():
         click.echo(f"{name}: {value}")
     click.echo(f"claim {'holds' if result['claim_holds'] else 'does NOT hold'}: {result['claim']}")
+    if result.get("replaced"):
+        click.echo(f"(replaced the earlier run of this lesson in {out})")
+    for model in result.get("models", []):
+        click.echo(f'trained model: {model}  (ptm predict {model} "some text"; ptm explain {model} "some text")')
     click.echo(f"report: {out / 'report.html'}")
 
 
@@ -640,6 +664,8 @@ def explain_text(run_dir: Path, texts: tuple[str, ...], method: str, target: str
         else:
             color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
             text = explain_views.as_text(explanations, color=color) + "\n"
+            if output is None:
+                text += "\n" + explain_views.text_legend(color=color) + "\n"
     if delta_tolerance is not None:
         steps = {e.options.get("n_steps") for e in explanations} - {None}
         if steps:
@@ -662,13 +688,14 @@ def explain_text(run_dir: Path, texts: tuple[str, ...], method: str, target: str
 @click.option("--sanity", type=int, default=16, show_default=True, help="Sentences for the model-randomisation check (0: skip).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
     "--option", "extra_options", multiple=True, metavar="METHOD.NAME=VALUE",
     help="An option of one method's explainer, e.g. ig.n_steps=16 or occlusion.baseline=mask (repeat for more).",
 )
 @_with(_data_columns)
 def explain_evaluate(run_dir: Path, data: str, methods: str, limit: int, sanity: int, device: str,
-                     as_json: bool, extra_options: tuple[str, ...], text_column: str | None,
+                     as_json: bool, quiet: bool, extra_options: tuple[str, ...], text_column: str | None,
                      label_column: str | None) -> None:
     """Compare explainers: ERASER comprehensiveness/sufficiency against random attributions,
     agreement with human rationales, and the model-randomisation sanity check."""
@@ -680,6 +707,7 @@ def explain_evaluate(run_dir: Path, data: str, methods: str, limit: int, sanity:
         result = pipeline.explain_evaluate(
             plugin_manager(), run_dir, data=data, methods=names, limit=limit, sanity=sanity,
             device=device, text_column=text_column, label_column=label_column, options=options,
+            progress=not quiet,
         )
     if as_json:
         click.echo(json.dumps(result))

@@ -44,6 +44,15 @@ class _Cell:
     special: bool
 
 
+def text_legend(*, color: bool = True) -> str:
+    """How to read :func:`as_text`'s output, in one line (``ptm explain`` prints it beneath)."""
+    if color:
+        return ("legend: green words push towards the label in bold above them, red ones against it; "
+                "bold = close to the sentence's strongest word, dim = weak")
+    return ("legend: word(+0.42) is the word's attribution to the label above it: + pushes towards "
+            "that label, - against it; the larger |value|, the more the word moved the prediction")
+
+
 def as_text(explanations: Iterable[Explanation], *, color: bool = True) -> str:
     """One header line and one line of words per explanation, for a terminal or a pipe.
 

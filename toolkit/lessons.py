@@ -96,7 +96,13 @@ def run_lesson(
     device: str = "auto",
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Run lesson ``lesson_id`` into the folder ``out``; return what metrics.json records."""
+    """Run lesson ``lesson_id`` into the folder ``out``; return what metrics.json records.
+
+    A folder that holds an earlier run of the same lesson is replaced (running a lesson again
+    is the natural thing to do); any other non-empty folder needs ``overwrite``. The result
+    says whether an earlier run was replaced (``replaced``) and lists the trained models the
+    lesson left in its folder (``models``), for ``ptm predict``/``explain``/``evaluate``.
+    """
     lesson = get_lesson(pm, lesson_id)
     if lesson.factory is None:
         raise ConfigError(
@@ -104,7 +110,8 @@ def run_lesson(
             f"(ptm lesson notebook {lesson_id})"
         )
     runner = lesson.load()
-    folder = RunFolder.create(out, overwrite=overwrite)
+    replaced = _holds_lesson(Path(out), lesson_id)
+    folder = RunFolder.create(out, overwrite=overwrite or replaced)
     config = {
         "command": "lesson",
         "lesson": lesson_id,
@@ -124,14 +131,19 @@ def run_lesson(
                 f"lesson '{lesson_id}' of plugin '{lesson.plugin}' returned "
                 f"{type(result).__name__}, not a LessonResult"
             )
+        models = [str(path) for path in folder.models()]
         metrics = {
             "lesson": lesson_id,
             "quick": quick,
             "claim": result.claim,
             "claim_holds": result.holds,
             "numbers": result.numbers,
+            "models": models,
             "seconds": time.perf_counter() - started,
         }
+        used = _devices(folder)
+        if used:
+            metrics["device"] = used  # what "auto" became, as the runs inside recorded it
         verdict = "holds" if result.holds else "does NOT hold"
         closing = Section(
             "The claim",
@@ -141,4 +153,28 @@ def run_lesson(
         folder.finish(metrics)
         write_report(folder.path, title=lesson.title, sections=[*result.sections, closing])
     hooks.after_run(run, metrics)
-    return {"status": "finished", **metrics}
+    return {"status": "finished", "replaced": replaced, **metrics}
+
+
+def _holds_lesson(path: Path, lesson_id: str) -> bool:
+    """Whether ``path`` is a folder an earlier ``ptm lesson run`` of this same lesson wrote."""
+    if not (path / "config.json").is_file() or path.is_symlink():
+        return False
+    try:
+        config = RunFolder(path).read_json("config.json")
+    except PtmError:
+        return False
+    return isinstance(config, dict) and config.get("command") == "lesson" and config.get("lesson") == lesson_id
+
+
+def _devices(folder: RunFolder) -> str:
+    """The devices the runs inside a lesson's folder trained on, e.g. ``cpu``."""
+    found = []
+    for sub in sorted(p for p in folder.path.iterdir() if p.is_dir()):
+        try:
+            device = RunFolder(sub).read_json("metrics.json", missing={}).get("device")
+        except (PtmError, AttributeError):
+            continue
+        if isinstance(device, str) and device not in found:
+            found.append(device)
+    return ", ".join(found)

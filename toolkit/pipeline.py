@@ -213,6 +213,10 @@ def train(
             "a classifier needs at least two"
         )
     # Everything that can be wrong with the input is checked before the run folder exists.
+    # The seed comes first: loading initialises the classification head at random.
+    from toolkit.seeding import seed_everything
+
+    seed_everything(seed)
     loaded = load_model(pm, model, label_names=dataset.label_names)
     fitter = trainer_factory(loaded, device=device)
     checked = fitter.check(hyper)
@@ -256,9 +260,12 @@ def train(
                              **({"resume": True} if _resume else {}))
         folder.save_model(fitter.save)
         metrics.update(model=model, data=data, device=fitter.device, label_names=list(dataset.label_names))
-        from toolkit.plots import training_curves
+        from toolkit.plots import confusion_matrix_plot, training_curves
 
         training_curves(metrics, folder.path / "curves.png")
+        matrix = (metrics.get("final") or {}).get("confusion_matrix")
+        if matrix:
+            confusion_matrix_plot(matrix, list(dataset.label_names), folder.path / "confusion.png")
         folder.finish(metrics)
         shutil.rmtree(folder.checkpoint_dir, ignore_errors=True)
     hooks.after_run(run, metrics)
@@ -514,6 +521,10 @@ def explain(
     return explanations
 
 
+# Sentences per explainer call in explain_evaluate: small enough for the progress bar to move.
+_EVALUATE_CHUNK = 8
+
+
 def explain_evaluate(
     pm: PtmPluginManager,
     run_dir: str | Path,
@@ -527,6 +538,7 @@ def explain_evaluate(
     text_column: str | None = None,
     label_column: str | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Faithfulness, plausibility and the randomisation check of several explainers on ``data``.
 
@@ -536,8 +548,11 @@ def explain_evaluate(
     sufficiency (lower is better) with a random-attribution row as the floor, agreement with
     human rationales where the data has them, seconds per sentence, and, on the first
     ``sanity`` texts, the rank correlation with the attributions of a fully re-initialised
-    model (near 0 is what a method that depends on the model shows).
+    model (near 0 is what a method that depends on the model shows). ``progress`` shows a bar
+    counting the sentences explained (this takes minutes for several methods).
     """
+    from tqdm.auto import tqdm
+
     from toolkit import faithfulness as ff
 
     if not methods:
@@ -582,22 +597,34 @@ def explain_evaluate(
         return out
 
     rows = []
+    sample = texts[: min(sanity, len(texts))] if sanity else []
+    # The randomisation check explains the sample once per stage: trained, head, each layer, embeddings.
+    layers = getattr(getattr(getattr(fitter.model, "base_model", None), "encoder", None), "layer", ())
+    bar = tqdm(total=len(methods) * (len(texts) + len(sample) * (len(layers) + 3)), unit="sentence",
+               desc="explain evaluate", leave=False, **({} if progress else {"disable": True}))
     try:
         hooks.before_run(run)
         first: list[Explanation] = []
         for method in methods:
+            bar.set_description(f"{method}: faithfulness")
             explainer = make_explainer(pm, fitter.model, fitter.tokenizer, method, options.get(method, {}))
             started = time.perf_counter()
-            explanations = _explain(pm, explainer, run, texts, method, None, pairs)
+            explanations = []
+            for i in range(0, len(texts), _EVALUATE_CHUNK):  # in chunks, so the bar moves
+                chunk_pairs = pairs[i : i + _EVALUATE_CHUNK] if pairs else None
+                explanations += _explain(pm, explainer, run, texts[i : i + _EVALUATE_CHUNK], method, None, chunk_pairs)
+                bar.update(len(texts[i : i + _EVALUATE_CHUNK]))
             rows.append(row(method, explanations, time.perf_counter() - started))
             first = first or explanations
-            if sanity:
-                sample = texts[: min(sanity, len(texts))]
+            if sample:
+                bar.set_description(f"{method}: randomisation check")
                 sample_pairs = {"text_pairs": pairs[: len(sample)]} if pairs else {}
 
                 def explain_with(model: Any, explainer_id: str = method) -> list[Explanation]:
                     other = make_explainer(pm, model, fitter.tokenizer, explainer_id, options.get(explainer_id, {}))
-                    return list(other.explain(sample, **sample_pairs))
+                    explained = list(other.explain(sample, **sample_pairs))
+                    bar.update(len(sample))
+                    return explained
 
                 stages = ff.cascading_randomization(fitter.model, explain_with, seed=seed)
                 rows[-1]["randomization"] = stages
@@ -606,6 +633,8 @@ def explain_evaluate(
     except BaseException as error:
         hooks.on_run_error(run, error)
         raise
+    finally:
+        bar.close()
     result = {"run": str(folder.path), "data": data, "n": len(texts), "rows": rows}
     hooks.after_run(run, result)
     return result

@@ -1,4 +1,4 @@
-"""Training curves as a PNG (matplotlib, no display needed)."""
+"""A run's plots as PNGs: training curves and the confusion matrix (matplotlib, no display needed)."""
 
 from __future__ import annotations
 
@@ -7,24 +7,69 @@ from typing import Any
 
 
 def training_curves(metrics: dict[str, Any], path: Path) -> Path:
-    """Loss per step and per epoch on the left, test accuracy and macro-F1 per epoch on the right."""
+    """Loss per step (with its running mean) and per epoch on the left; held-out accuracy and
+    macro-F1 on the right, per epoch, or as two labelled bars after a single epoch (one point on
+    a line shows nothing)."""
     from matplotlib.figure import Figure  # not pyplot: a notebook's backend and figures stay as they are
 
-    history = metrics.get("history", [])
+    history = [h for h in metrics.get("history", []) if isinstance(h, dict) and "epoch" in h]
     steps = metrics.get("step_loss", [])
     epochs = [h["epoch"] for h in history]
     fig = Figure(figsize=(10, 3.8))
     left, right = fig.subplots(1, 2)
     if steps:
         per_epoch = max(1, len(steps) // max(len(epochs), 1))
-        left.plot([(i + 1) / per_epoch for i in range(len(steps))], steps, alpha=0.35, label="step")
-    left.plot(epochs, [h["train_loss"] for h in history], "o-", label="epoch mean")
-    left.set(title="training loss", xlabel="epoch", ylabel="cross-entropy")
+        x = [(i + 1) / per_epoch for i in range(len(steps))]
+        left.plot(x, steps, alpha=0.3, label="each step")
+        window = max(1, min(25, len(steps) // 5))
+        if window > 1:
+            left.plot(x[window - 1:], _running_mean(steps, window), label=f"mean of {window} steps")
+    if history and "train_loss" in history[0]:
+        left.plot(epochs, [h["train_loss"] for h in history], "o", color="black", label="epoch mean")
+    left.set(title="training loss", xlabel="epoch", ylabel="cross-entropy", xlim=(0, 1.03 * max(epochs, default=1)))
     left.legend()
-    right.plot(epochs, [h["accuracy"] for h in history], "o-", label="accuracy")
-    right.plot(epochs, [h["f1"] for h in history], "s--", label="macro-F1")
-    right.set(title="held-out test", xlabel="epoch", ylim=(0, 1.02))
-    right.legend()
+    scores = [(key, label) for key, label in (("accuracy", "accuracy"), ("f1", "macro-F1"))
+              if history and key in history[0]]
+    if len(history) == 1:
+        values = [history[0][key] for key, _ in scores]
+        bars = right.bar([label for _, label in scores], values, color=["C0", "C1"][: len(scores)], width=0.5)
+        right.bar_label(bars, fmt="%.3f")
+        right.set(title=f"held-out test after epoch {epochs[0]}", ylim=(0, 1.05))
+    else:
+        for (key, label), style in zip(scores, ("o-", "s--")):
+            right.plot(epochs, [h[key] for h in history], style, label=label)
+        right.set(title="held-out test", xlabel="epoch", ylim=(0, 1.02))
+        if epochs:
+            right.set_xticks(epochs)
+        right.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
+
+
+def confusion_matrix_plot(matrix: list[list[int]], label_names: list[str], path: Path) -> Path:
+    """The held-out confusion matrix as a picture: rows are the true label, columns the
+    prediction, each cell its count (scikit-learn's ConfusionMatrixDisplay)."""
+    import numpy
+    from matplotlib.figure import Figure
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    size = 2.2 + 0.6 * len(label_names)
+    fig = Figure(figsize=(size + 0.6, size))
+    ax = fig.subplots()
+    ConfusionMatrixDisplay(numpy.asarray(matrix), display_labels=label_names).plot(
+        ax=ax, cmap="Blues", colorbar=False, values_format="d"
+    )
+    ax.set(title="held-out confusion matrix", xlabel="predicted label", ylabel="true label")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def _running_mean(values: list[float], window: int) -> list[float]:
+    total = sum(values[:window])
+    means = [total / window]
+    for i in range(window, len(values)):
+        total += values[i] - values[i - window]
+        means.append(total / window)
+    return means

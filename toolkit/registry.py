@@ -179,7 +179,9 @@ class Lesson(Record):
 
     Attributes:
         title: the lesson's title.
-        minutes: how long it takes on a laptop CPU, roughly.
+        minutes: how long the full run takes on a laptop CPU (measured on 2 cores).
+        quick_minutes: how long the quick run takes (``ptm lesson run ID --quick``, the
+            notebook's ``QUICK = True``); 0 when the lesson has no quick mode.
         outline: the steps it walks through, one line each.
         needs: ids of records it uses, as ``"kind:id"`` (``"model:minilm"``).
         notebook: the notebook, as ``"package:file.ipynb"`` (a resource of an installed
@@ -193,7 +195,8 @@ class Lesson(Record):
 
     kind: ClassVar[str] = "lesson"
     title: str
-    minutes: int = 0
+    minutes: float = 0
+    quick_minutes: float = 0
     outline: tuple[str, ...] = ()
     needs: tuple[str, ...] = ()
     notebook: str = ""

@@ -16,15 +16,18 @@ import html
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ConfigError, PtmError
+from toolkit.runs import write_text_atomic
 
 REPORT_NAME = "report.html"
+# The sections a report was written with (a lesson's story), so ``ptm report`` rebuilds the
+# same page instead of a poorer one.
+SECTIONS_NAME = "report.json"
 
 # Shown in this order in "Headline"; the rest of metrics.json is in the other sections.
 _HEADLINE = {
@@ -73,7 +76,7 @@ _COST = {
     "parameters": ("parameters", ""),
 }
 # Files that are the run's own records, not explanations.
-_RECORD_FILES = {"config.json", "metrics.json"}
+_RECORD_FILES = {"config.json", "metrics.json", "checksums.json", SECTIONS_NAME}
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;line-height:1.5;color:#222;
@@ -90,7 +93,7 @@ figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption,.note{color:#666;font-size:.88rem}
 .missing{color:#a33}
 """
-_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'"
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,8 @@ class Section:
         title: the section's heading.
         text: plain text; blank lines separate paragraphs. It is escaped, never markup.
         numbers: name -> value, shown as a two-column table.
-        images: PNG (or JPEG, SVG, GIF) files to embed; a relative path is read from the run folder.
+        images: PNG (or JPEG, SVG, GIF) files to embed: absolute, relative to the run folder,
+            or relative to the current folder (e.g. ``out / "curves.png"`` for a relative ``out``).
         html: trusted, pre-rendered HTML inserted as is (e.g. ``explain_views.as_html``).
     """
 
@@ -120,14 +124,17 @@ def write_report(
     run_dir: str | os.PathLike[str],
     *,
     title: str | None = None,
-    sections: Sequence[Section] = (),
+    sections: Sequence[Section] | None = None,
     path: str | os.PathLike[str] | None = None,
     overwrite: bool = True,
 ) -> Path:
     """Write ``report.html`` (or ``path``) for the run folder ``run_dir`` and return its path.
 
-    The page is written to a temporary file beside its target and renamed into place, so a
-    reader never sees half a report. ``title`` defaults to the folder's name.
+    The ``sections`` (and ``title``) given are kept in ``report.json`` beside the page; a later
+    call without sections (``ptm report RUN``) rebuilds the page from them, so a lesson's
+    report keeps its story. The page is written to a temporary file beside its target and
+    renamed into place, so a reader never sees half a report. ``title`` defaults to the saved
+    one, then to the folder's name.
 
     Raises:
         ConfigError: ``run_dir`` is missing or not a folder, or ``path`` exists and
@@ -141,16 +148,76 @@ def write_report(
     target = Path(path) if path is not None else folder / REPORT_NAME
     if target.exists() and not overwrite:
         raise ConfigError(f"{target} already exists; pass overwrite=True or choose another path")
+    if sections is None:
+        saved_title, sections = load_sections(folder)
+        title = title or saved_title
+    else:
+        sections = [_anchored(section, folder) for section in sections]
+        if sections:
+            write_text_atomic(folder / SECTIONS_NAME, json.dumps(
+                {"title": title, "sections": [_section_record(s) for s in sections]}, indent=2, default=str
+            ) + "\n")
     page = _page(folder, title or folder.resolve().name, sections)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(page)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(target, page)
     return target
+
+
+def load_sections(folder: Path) -> tuple[str | None, list[Section]]:
+    """The title and sections a report in ``folder`` was written with (none if never saved or
+    unreadable: the page then shows what the folder itself holds)."""
+    record = _read_object(folder / SECTIONS_NAME)
+    sections = []
+    for item in record.get("sections") or []:
+        if not isinstance(item, dict) or not isinstance(item.get("title"), str):
+            continue
+        numbers = item.get("numbers")
+        images = item.get("images")
+        sections.append(Section(
+            title=item["title"],
+            text=str(item.get("text") or ""),
+            numbers=numbers if isinstance(numbers, dict) else {},
+            images=tuple(str(i) for i in images) if isinstance(images, list) else (),
+            # Pre-rendered views (explanations); the page's Content-Security-Policy allows no
+            # script, no form and no outside resource, whatever a copied folder holds here.
+            html=str(item.get("html") or ""),
+        ))
+    title = record.get("title")
+    return (title if isinstance(title, str) else None), sections
+
+
+def _resolve_image(image: Path, folder: Path) -> Path:
+    """Where an image named by a caller is: absolute, under the run folder, or (a path built
+    from a relative ``out``) under the current folder."""
+    if image.is_absolute():
+        return image
+    for candidate in (folder / image, image):
+        if candidate.is_file():
+            return candidate.absolute()
+    return folder / image
+
+
+def _anchored(section: Section, folder: Path) -> Section:
+    """``section`` with its image paths made relative to the run folder where they lie inside
+    it, so that the saved sections still work after the folder is moved or opened from
+    elsewhere."""
+    images = []
+    for image in section.images:
+        path = _resolve_image(image, folder)
+        try:
+            images.append(path.resolve().relative_to(folder.resolve()))
+        except ValueError:
+            images.append(path)
+    return Section(section.title, section.text, section.numbers, tuple(images), section.html)
+
+
+def _section_record(section: Section) -> dict[str, Any]:
+    return {
+        "title": section.title,
+        "text": section.text,
+        "numbers": dict(section.numbers) if isinstance(section.numbers, Mapping) else {},
+        "images": [str(i) for i in section.images],
+        "html": section.html,
+    }
 
 
 def _page(folder: Path, title: str, sections: Sequence[Section]) -> str:
@@ -168,7 +235,7 @@ def _page(folder: Path, title: str, sections: Sequence[Section]) -> str:
         _cost(metrics),
         _explanations(folder),
         _plots(folder, shown),
-        _sub_runs(folder),
+        _sub_runs(folder, shown),
     ]
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -206,7 +273,7 @@ def _section(section: Section, folder: Path, shown: set[Path]) -> str:
     if section.html:
         parts.append(section.html)
     for image in section.images:
-        image = image if image.is_absolute() else folder / image
+        image = _resolve_image(image, folder)
         shown.add(image.resolve())
         parts.append(_figure(image))
     return "\n".join(parts)
@@ -298,7 +365,7 @@ def _plots(folder: Path, shown: set[Path]) -> str:
     return "<h2>Plots</h2>\n" + "\n".join(figures) if figures else ""
 
 
-def _sub_runs(folder: Path) -> str:
+def _sub_runs(folder: Path, shown: set[Path]) -> str:
     parts = []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and (p / "metrics.json").is_file()):
         metrics = _read_object(sub / "metrics.json")
@@ -306,7 +373,7 @@ def _sub_runs(folder: Path) -> str:
         rows += [(label, metrics[key]) for key, label in _HEADLINE.items() if _is_number(metrics.get(key))]
         if _is_number(metrics.get("epsilon")):
             rows.append(("epsilon spent (ε)", metrics["epsilon"]))
-        figures = [_figure(p) for p in sorted(sub.glob("*.png"))]
+        figures = [_figure(p) for p in sorted(sub.glob("*.png")) if p.resolve() not in shown]
         parts.append(f"<h3>{_esc(sub.name)}</h3>\n{_pairs_table(rows)}\n" + "\n".join(figures))
     return "<h2>Runs in this folder</h2>\n" + "\n".join(parts) if parts else ""
 

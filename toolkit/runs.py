@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,17 +46,25 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temporary file beside ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it into place, so a
+    reader never sees half a file. The file gets the mode any new file gets here (0666 less
+    the umask), like the PNGs beside it: tempfile.mkstemp's private 0600 would make a run
+    folder unreadable to the rest of a course's group."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, default=str)
-            handle.write("\n")
+            handle.write(text)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON atomically (see :func:`write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 class RunFolder:
@@ -117,9 +125,33 @@ class RunFolder:
                 "train again or resume it"
             )
         if not (folder.model_dir / "config.json").is_file():
+            models = folder.models()
+            if len(models) == 1:
+                # A lesson folder with one trained model: the user meant that model.
+                return cls.open(models[0])
+            if models:
+                listed = ", ".join(str(m) for m in models)
+                raise ConfigError(
+                    f"{folder.path} holds {len(models)} trained runs ({listed}); give one of them"
+                )
             raise ConfigError(f"run folder {folder.path} has no model/; train again")
         folder.verify_weights()
         return folder
+
+    def models(self) -> list[Path]:
+        """The finished runs with a trained model directly inside this folder (a lesson's
+        folder keeps its runs there), in name order."""
+        if not self.path.is_dir():
+            return []
+        found = []
+        for sub in sorted(p for p in self.path.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            run = RunFolder(sub)
+            try:
+                if (run.model_dir / "config.json").is_file() and run.status() == FINISHED:
+                    found.append(sub)
+            except ConfigError:
+                continue  # a damaged sub-run is not one to offer
+        return found
 
     def verify_weights(self) -> None:
         """The model's weights are safetensors and match the checksums written at training."""

@@ -303,7 +303,9 @@ class Pretrainer:
         step_loss: list[float] = []
         tokens, step, train_seconds = 0, 0, 0.0
         started = time.perf_counter()
-        bar = tqdm(total=total, desc="pretrain", unit="step", disable=not config.progress, leave=False)
+        # disable is only ever passed as True: tqdm reads TQDM_DISABLE=1 only when it is not passed.
+        bar = tqdm(total=total, desc="pretrain", unit="step", leave=False,
+                   **({} if config.progress else {"disable": True}))
         model.train()
         while step < total:
             for indices in batches:
@@ -331,7 +333,7 @@ class Pretrainer:
                 step_loss.append(value)
                 tokens += int(batch["attention_mask"].sum())
                 bar.update(1)
-                bar.set_postfix(loss=f"{value:.3f}", acc=f"{evaluations[-1]['masked_accuracy']:.3f}")
+                bar.set_postfix({"loss": f"{value:.3f}", "held-out masked acc": f"{evaluations[-1]['masked_accuracy']:.3f}"})
                 if hooks:
                     hooks.after_step(run, step, batch, value)
                 if step % every == 0 or step == total:

@@ -371,9 +371,10 @@ class FineTuner:
             try:
                 epoch_loss, epoch_batches, epoch_start = 0.0, 0, time.perf_counter()
                 model.train()
+                # disable only ever passed as True: tqdm honours TQDM_DISABLE=1 only when it is not passed.
                 bar = tqdm(
                     loader, desc=f"epoch {epoch}/{config.epochs}", unit="batch",
-                    disable=not config.progress, leave=False,
+                    leave=False, **({} if config.progress else {"disable": True}),
                 )
                 for batch in bar:
                     if not isinstance(batch, Mapping):
@@ -426,7 +427,7 @@ class FineTuner:
                         tokens += int(batch["attention_mask"].sum())
                         examples_seen += int(labels.shape[0])
                     elapsed = train_seconds + time.perf_counter() - epoch_start
-                    bar.set_postfix(loss=f"{loss_value:.3f}", ex_s=f"{examples_seen / elapsed:.0f}")
+                    bar.set_postfix({"loss": f"{loss_value:.3f}", "examples/s": f"{examples_seen / elapsed:.0f}"})
                     if hooks:
                         hooks.after_step(run, step, batch, loss_value)
                     if run.stop_requested:

@@ -96,13 +96,16 @@ def run(pm: Any, *, out: Path, quick: bool = False, device: str = "auto", progre
     # 4. Methods side by side: faithfulness, plausibility, randomisation.
     methods = ("ig", "saliency", "occlusion") if quick else ("ig", "saliency", "input-x-gradient", "occlusion", "kernel-shap")
     table = pipeline.explain_evaluate(pm, run_dir, data="reviews", methods=methods,
-                                      limit=24 if quick else 100, sanity=4 if quick else 16, device=device)
+                                      limit=24 if quick else 100, sanity=4 if quick else 16, device=device,
+                                      progress=progress)
     rows = {r["method"]: r for r in table["rows"]}
     (out / "methods.json").write_text(json.dumps(table, indent=2))
     _plot_randomization(table["rows"], out / "randomization.png")
     sections.append(Section(
-        "4. Five methods, side by side",
-        text=(f"Each method explains the same {table['n']} test sentences. Comprehensiveness: how "
+        f"4. {len(methods)} methods, side by side",
+        text=(f"{_listed(methods)}: each method explains the same {table['n']} test sentences"
+              + (" (the full run adds input x gradient and KernelSHAP)" if quick else "")
+              + ". Comprehensiveness: how "
               "much the predicted class's probability drops when the top-scored words are deleted "
               "(higher is better). Sufficiency: how much it drops when only they are kept (lower "
               "is better). Both are averaged over 5, 10, 20 and 50% of the tokens (DeYoung et al. "
@@ -143,6 +146,10 @@ def run(pm: Any, *, out: Path, quick: bool = False, device: str = "auto", progre
              f"trained model's once the weights are re-initialised (Spearman "
              f"{ig['randomized_spearman']:.2f}, below {MAX_RANDOMIZED_SPEARMAN}).")
     return LessonResult(claim=claim, holds=holds, numbers=numbers, sections=sections)
+
+
+def _listed(methods: tuple[str, ...]) -> str:
+    return ", ".join(methods[:-1]) + " and " + methods[-1]
 
 
 def method_row(row: dict[str, Any]) -> str:

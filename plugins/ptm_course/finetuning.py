@@ -20,7 +20,7 @@ TARGET_ACCURACY = 0.80
 
 
 def run(pm: Any, *, out: Path, quick: bool = False, device: str = "auto", progress: bool = True) -> Any:
-    from toolkit import pipeline
+    from toolkit import explain_views, pipeline
     from toolkit.lessons import LessonResult
     from toolkit.report import Section
 
@@ -41,6 +41,7 @@ def run(pm: Any, *, out: Path, quick: bool = False, device: str = "auto", progre
     )
     final = metrics["final"]
     predictions = pipeline.predict(pm, out / "run", list(EXAMPLES), device=device)
+    explained = pipeline.explain(pm, out / "run", list(EXAMPLES), method="ig", n_steps=32, device=device)
     numbers = {
         "test accuracy": round(final["accuracy"], 3),
         "test macro-F1": round(final["f1"], 3),
@@ -62,8 +63,9 @@ def run(pm: Any, *, out: Path, quick: bool = False, device: str = "auto", progre
         ),
         Section(
             "2. Tokenization",
-            text=(f"WordPiece splits \"{sentence}\" into {len(pieces)} pieces: {' '.join(pieces)}. "
-                  f"With [CLS] and [SEP] the model reads {len(ids)} ids."),
+            text=(f"WordPiece splits \"{sentence}\" into {len(pieces)} pieces:\n\n"
+                  + " | ".join(pieces)
+                  + f"\n\nWith [CLS] in front and [SEP] at the end the model reads {len(ids)} ids."),
         ),
         Section(
             "3. Fine-tuning",
@@ -77,6 +79,7 @@ def run(pm: Any, *, out: Path, quick: bool = False, device: str = "auto", progre
                  + "; ".join(f"{names[i]}: " + ", ".join(f"{names[j]} {matrix[i][j]}" for j in range(len(names)))
                              for i in range(len(names))),
             numbers={"accuracy": round(final["accuracy"], 3), "macro-F1": round(final["f1"], 3), "n": final["n"]},
+            images=(out / "run" / "confusion.png",),
         ),
         Section(
             "5. What it cost",
@@ -90,8 +93,12 @@ def run(pm: Any, *, out: Path, quick: bool = False, device: str = "auto", progre
             },
         ),
         Section(
-            "6. Predictions",
+            "6. Predictions, and why",
+            text=("The model's label and its probability for three sentences it never saw. Below, "
+                  "integrated gradients (the explainability lesson) colour each word by how much it "
+                  "moved the prediction."),
             numbers={p["text"]: f"{p['label']} ({p['probability']:.2f})" for p in predictions},
+            html=explain_views.as_html(explained),
         ),
     ]
     holds = final["accuracy"] >= TARGET_ACCURACY and final["accuracy"] > majority + 0.2

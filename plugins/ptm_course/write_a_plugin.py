@@ -117,7 +117,8 @@ def run(pm: Any, *, out: Path, quick: bool = False, device: str = "auto", progre
 
     # 4. Measured like the built-ins.
     table = pipeline.explain_evaluate(pm, out / "run", data="reviews", methods=("ig", METHOD),
-                                      limit=24 if quick else 100, sanity=4 if quick else 16, device=device)
+                                      limit=24 if quick else 100, sanity=4 if quick else 16, device=device,
+                                      progress=progress)
     rows = {r["method"]: r for r in table["rows"]}
     sections.append(Section(
         "4. Measured like the built-ins",
