@@ -41,6 +41,12 @@ def plugin_manager() -> Any:
 
 
 @cache
+def _time(lesson: Any) -> str:
+    parts = [f"about {lesson.quick_minutes} min quick" if lesson.quick_minutes else "",
+             f"about {lesson.minutes} min full" if lesson.minutes else ""]
+    return ", ".join(p for p in parts if p) or "not measured"
+
+
 def course_table() -> dict[str, tuple[str, str]]:
     """README.md's course table: lesson id -> (what it teaches, the claim it measures)."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -109,7 +115,7 @@ def lesson_page(lesson: Any) -> str:
         _sentence(lesson.summary),
         "",
         f"- **Lesson id**: `{lesson.id}`",
-        f"- **Time**: about {lesson.minutes} minutes",
+        f"- **Time** (measured on 2 CPU cores): {_time(lesson)}",
         f"- **From plugin**: `{lesson.plugin}`",
         f"- **Notebook**: `{lesson.notebook}`" if lesson.notebook else "- **Notebook**: none",
         "",
@@ -189,11 +195,11 @@ def lessons_index() -> str:
         "These pages are generated from the lessons the installed plugins register: "
         "`ptm lesson list` shows the same list in a terminal.",
         "",
-        "| lesson | minutes | what it does |",
+        "| lesson | minutes, quick / full | what it does |",
         "|---|---|---|",
     ]
     for lesson in lessons():
-        lines.append(f"| [{_cell(lesson.title)}]({lesson.id}.md) (`{lesson.id}`) | {lesson.minutes} | "
+        lines.append(f"| [{_cell(lesson.title)}]({lesson.id}.md) (`{lesson.id}`) | {lesson.quick_minutes or "-"} / {lesson.minutes or "-"} | "
                      f"{_cell(_sentence(lesson.summary))} |")
     lines += [
         "",

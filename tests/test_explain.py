@@ -240,6 +240,7 @@ def test_cli_explain_json_html_png_and_refusals(trained, ptm_cli, tmp_path):
 
     text = ptm_cli("explain", str(out), "the superb film was lovely")
     assert text.exit_code == 0 and "pos (p=" in text.stdout and "superb(" in text.stdout
+    assert text.stdout.splitlines()[-1].startswith("legend: word(+0.42) is the word's attribution to the label")
 
     png = tmp_path / "fig.png"
     made = ptm_cli("explain", str(out), "the superb film was lovely", "--format", "png", "--output", str(png))

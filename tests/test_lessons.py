@@ -39,6 +39,7 @@ class CountingLesson:
     @hookimpl
     def ptm_register_lessons(self, register):
         register(Lesson(id="counting", title="Counting", summary="count to two", minutes=1, quick_minutes=0.5,
+                        headless_minutes=(0.2, 2),
                         outline=("one", "two"), needs=("model:tiny-bert",), factory=self.run))
         register(Lesson(id="reading", title="Reading only", summary="a notebook without a runner"))
         register(Lesson(id="tally", title="Tally", summary="another lesson with a runner", factory=self.run))
@@ -81,7 +82,8 @@ def test_list_show_and_bad_ids(ptm_manager, ptm_register, ptm_cli, tmp_path):
     assert shown.exit_code == 0
     assert shown.output.splitlines()[:4] == [
         "Counting (counting, from counting-plugin)", "count to two", "  1. one", "  2. two"]
-    assert "time: 0.5m quick, 1m full (measured on a 2-core laptop CPU)" in shown.output
+    assert "time: notebook 0.5m quick, 1m full (measured on a 2-core laptop CPU)" in shown.output
+    assert "ptm lesson run 0.2m with --quick, 2m full" in shown.output
     unknown = ptm_cli("lesson", "run", "countin", "--out", str(tmp_path / "x"))
     assert unknown.exit_code == 2 and "lesson 'countin' not found. Did you mean 'counting'?" in unknown.output
     no_runner = ptm_cli("lesson", "run", "reading", "--out", str(tmp_path / "y"))
@@ -107,7 +109,7 @@ def test_lessons_are_listed_in_course_order_and_a_plugin_can_slot_in(ptm_registe
     text = ptm_cli("lesson", "list").output.splitlines()
     # A header names the columns; the last line says what the minutes are.
     assert text[0].split() == ["lesson", "quick", "full", "headless", "title"]
-    assert "minutes measured on a 2-core laptop CPU" in text[-1]
+    assert "minutes of the notebook, measured on a 2-core laptop CPU" in text[-1]
     assert [line.split()[0] for line in text[1:-1]] == ids
     with pytest.raises(RegistryError, match="order must be an integer"):
         Lesson(id="x", title="X", summary="x", order="first")
@@ -159,6 +161,29 @@ def test_running_a_lesson_again_replaces_its_own_folder_only(ptm_register, ptm_c
     other = ptm_cli("lesson", "run", "tally", "--out", out, "--quiet")
     assert other.exit_code == 2 and "already exists and is not empty" in other.output
     assert (tmp_path / "runs" / "counting" / "note.txt").is_file()
+
+
+def _finished_run(folder):
+    (folder / "model").mkdir(parents=True)
+    (folder / "model" / "config.json").write_text("{}")
+    (folder / "config.json").write_text('{"command": "train"}')
+    (folder / "metrics.json").write_text('{"status": "finished"}')
+
+
+def test_a_lesson_folder_stands_for_its_one_model_or_names_its_models(ptm_cli, tmp_path):
+    lesson = tmp_path / "lesson"
+    lesson.mkdir()
+    (lesson / "config.json").write_text('{"command": "lesson", "lesson": "x"}')
+    (lesson / "metrics.json").write_text('{"status": "finished"}')
+    _finished_run(lesson / "run")
+    # One model: the lesson folder opens as it (this fake one has no weights, which is the error).
+    one = ptm_cli("predict", str(lesson), "fine")
+    assert one.exit_code == 2 and f"run folder {lesson / 'run'} lacks its model weights" in one.output
+    _finished_run(lesson / "twin")
+    several = ptm_cli("explain", str(lesson), "fine")
+    assert several.exit_code == 2
+    assert several.output == (f"ptm: {lesson} holds 2 trained runs ({lesson / 'run'}, {lesson / 'twin'}); "
+                              "give one of them\n")
 
 
 def test_an_existing_folder_is_refused(ptm_manager, ptm_register, ptm_cli, tmp_path):

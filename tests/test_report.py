@@ -73,6 +73,27 @@ def test_odd_and_corrupt_files_do_not_break_it(tmp_path):
     assert "image not shown: nowhere.png" in page
 
 
+def test_saved_sections_are_rebuilt_but_never_reach_outside_the_folder(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"command": "lesson"}))
+    (run / "plot.png").write_bytes(b"\x89PNG\r\n\x1a\n one of ours")
+    (tmp_path / "secret.png").write_bytes(b"\x89PNG\r\n\x1a\n someone else's")
+    write_report(run, title="A lesson", sections=[Section("Story", text="told once", images=(run / "plot.png",))])
+    assert write_report(run).read_text() == write_report(run, sections=None).read_text()
+    page = (run / "report.html").read_text()
+    assert "<h2>Story</h2>" in page and "<title>A lesson</title>" in page and "image not shown" not in page
+    # A shared folder's record naming files outside it: left out, not embedded.
+    record = json.loads((run / "report.json").read_text())
+    assert record["sections"][0]["images"] == ["plot.png"]
+    record["sections"][0]["images"] += [str(tmp_path / "secret.png"), "../secret.png"]
+    (run / "report.json").write_text(json.dumps(record))
+    page = write_report(run).read_text()
+    assert "someone else" not in page and page.count("<img ") == 1
+    import base64
+    assert base64.b64encode(b"\x89PNG\r\n\x1a\n someone else's").decode() not in page
+
+
 def test_dp_run_gets_a_privacy_section_and_sub_runs_are_summarised(tmp_path):
     dp = {
         "status": "finished", "accuracy": 0.81, "epsilon": 8.0, "delta": 5e-4, "noise_multiplier": 0.73,

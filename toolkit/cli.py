@@ -487,6 +487,7 @@ def lesson_list_command(as_json: bool) -> None:
     lessons = course_order(plugin_manager().registry.records(Lesson))
     rows = [
         {"id": l.id, "title": l.title, "minutes": l.minutes, "quick_minutes": l.quick_minutes,
+         "headless_minutes": list(l.headless_minutes),
          "runs_headless": l.factory is not None, "notebook": l.notebook, "plugin": l.plugin, "order": l.order}
         for l in lessons
     ]
@@ -498,8 +499,8 @@ def lesson_list_command(as_json: bool) -> None:
     for row in rows:
         click.echo(f"{row['id']:<{width}}  {_minutes(row['quick_minutes']):>5}  {_minutes(row['minutes']):>5}  "
                    f"{'yes' if row['runs_headless'] else 'no':<8}  {row['title']}")
-    click.echo("minutes measured on a 2-core laptop CPU; quick: ptm lesson run ID --quick, or QUICK = True "
-               "in the notebook (its default)")
+    click.echo("minutes of the notebook, measured on a 2-core laptop CPU: quick is its default (QUICK = True); "
+               "ptm lesson show ID gives the headless run's")
 
 
 def _minutes(value: float) -> str:
@@ -527,7 +528,10 @@ def lesson_show_command(lesson_id: str) -> None:
     if lesson.minutes:
         times.append(f"{_minutes(lesson.minutes)} full")
     if times:
-        click.echo(f"time: {', '.join(times)} (measured on a 2-core laptop CPU)")
+        click.echo(f"time: notebook {', '.join(times)} (measured on a 2-core laptop CPU)")
+    if len(lesson.headless_minutes) == 2:
+        quick, full = lesson.headless_minutes
+        click.echo(f"      ptm lesson run {_minutes(quick)} with --quick, {_minutes(full)} full")
     if lesson.factory:
         click.echo(f"run: ptm lesson run {lesson.id} --quick   (full: ptm lesson run {lesson.id})")
     else:

@@ -179,9 +179,11 @@ class Lesson(Record):
 
     Attributes:
         title: the lesson's title.
-        minutes: how long the full run takes on a laptop CPU (measured on 2 cores).
-        quick_minutes: how long the quick run takes (``ptm lesson run ID --quick``, the
-            notebook's ``QUICK = True``); 0 when the lesson has no quick mode.
+        minutes: how long the notebook's full run (``QUICK = False``) takes on a laptop CPU,
+            measured on 2 cores; 0 when not measured.
+        quick_minutes: how long the notebook's quick run (``QUICK = True``, its default) takes.
+        headless_minutes: ``(quick, full)`` minutes of ``ptm lesson run ID [--quick]``, where
+            the headless runner exists; () when not measured.
         outline: the steps it walks through, one line each.
         needs: ids of records it uses, as ``"kind:id"`` (``"model:minilm"``).
         notebook: the notebook, as ``"package:file.ipynb"`` (a resource of an installed
@@ -197,6 +199,7 @@ class Lesson(Record):
     title: str
     minutes: float = 0
     quick_minutes: float = 0
+    headless_minutes: tuple[float, ...] = ()
     outline: tuple[str, ...] = ()
     needs: tuple[str, ...] = ()
     notebook: str = ""

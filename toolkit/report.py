@@ -176,13 +176,19 @@ def load_sections(folder: Path) -> tuple[str | None, list[Section]]:
             title=item["title"],
             text=str(item.get("text") or ""),
             numbers=numbers if isinstance(numbers, dict) else {},
-            images=tuple(str(i) for i in images) if isinstance(images, list) else (),
+            # Only pictures inside the folder: a copied folder's record cannot embed your files.
+            images=tuple(str(i) for i in images if isinstance(i, str) and _inside(i)) if isinstance(images, list) else (),
             # Pre-rendered views (explanations); the page's Content-Security-Policy allows no
             # script, no form and no outside resource, whatever a copied folder holds here.
             html=str(item.get("html") or ""),
         ))
     title = record.get("title")
     return (title if isinstance(title, str) else None), sections
+
+
+def _inside(relative: str) -> bool:
+    path = Path(relative)
+    return not path.is_absolute() and ".." not in path.parts and not path.drive
 
 
 def _resolve_image(image: Path, folder: Path) -> Path:
