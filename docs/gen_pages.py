@@ -40,13 +40,15 @@ def plugin_manager() -> Any:
     return create_plugin_manager()
 
 
-@cache
 def _time(lesson: Any) -> str:
-    parts = [f"about {lesson.quick_minutes} min quick" if lesson.quick_minutes else "",
-             f"about {lesson.minutes} min full" if lesson.minutes else ""]
+    parts = [f"notebook about {lesson.quick_minutes} min quick" if lesson.quick_minutes else "",
+             f"{lesson.minutes} min full" if lesson.minutes else ""]
+    if len(lesson.headless_minutes) == 2:
+        parts.append("`ptm lesson run` {} min with `--quick`, {} min full".format(*lesson.headless_minutes))
     return ", ".join(p for p in parts if p) or "not measured"
 
 
+@cache
 def course_table() -> dict[str, tuple[str, str]]:
     """README.md's course table: lesson id -> (what it teaches, the claim it measures)."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -199,7 +201,7 @@ def lessons_index() -> str:
         "|---|---|---|",
     ]
     for lesson in lessons():
-        lines.append(f"| [{_cell(lesson.title)}]({lesson.id}.md) (`{lesson.id}`) | {lesson.quick_minutes or "-"} / {lesson.minutes or "-"} | "
+        lines.append(f"| [{_cell(lesson.title)}]({lesson.id}.md) (`{lesson.id}`) | {lesson.quick_minutes or '-'} / {lesson.minutes or '-'} | "
                      f"{_cell(_sentence(lesson.summary))} |")
     lines += [
         "",

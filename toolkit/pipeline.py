@@ -596,6 +596,8 @@ def explain_evaluate(
             out.update({f"plausibility_{k}": v for k, v in ff.plausibility(explanations, rationales).items()})
         return out
 
+    # Made before anything shows: a bad option is one line, not a line after a progress bar.
+    explainers = {m: make_explainer(pm, fitter.model, fitter.tokenizer, m, options.get(m, {})) for m in methods}
     rows = []
     sample = texts[: min(sanity, len(texts))] if sanity else []
     # The randomisation check explains the sample once per stage: trained, head, each layer, embeddings.
@@ -607,7 +609,7 @@ def explain_evaluate(
         first: list[Explanation] = []
         for method in methods:
             bar.set_description(f"{method}: faithfulness")
-            explainer = make_explainer(pm, fitter.model, fitter.tokenizer, method, options.get(method, {}))
+            explainer = explainers[method]
             started = time.perf_counter()
             explanations = []
             for i in range(0, len(texts), _EVALUATE_CHUNK):  # in chunks, so the bar moves
