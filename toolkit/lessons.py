@@ -131,7 +131,8 @@ def run_lesson(
                 f"lesson '{lesson_id}' of plugin '{lesson.plugin}' returned "
                 f"{type(result).__name__}, not a LessonResult"
             )
-        models = [str(path) for path in folder.models()]
+        runs = folder.models()
+        models = [str(path) for path in runs]
         metrics = {
             "lesson": lesson_id,
             "quick": quick,
@@ -141,7 +142,7 @@ def run_lesson(
             "models": models,
             "seconds": time.perf_counter() - started,
         }
-        used = _devices(folder)
+        used = _devices(runs)
         if used:
             metrics["device"] = used  # what "auto" became, as the runs inside recorded it
         verdict = "holds" if result.holds else "does NOT hold"
@@ -167,14 +168,7 @@ def _holds_lesson(path: Path, lesson_id: str) -> bool:
     return isinstance(config, dict) and config.get("command") == "lesson" and config.get("lesson") == lesson_id
 
 
-def _devices(folder: RunFolder) -> str:
-    """The devices the runs inside a lesson's folder trained on, e.g. ``cpu``."""
-    found = []
-    for sub in sorted(p for p in folder.path.iterdir() if p.is_dir()):
-        try:
-            device = RunFolder(sub).read_json("metrics.json", missing={}).get("device")
-        except (PtmError, AttributeError):
-            continue
-        if isinstance(device, str) and device not in found:
-            found.append(device)
-    return ", ".join(found)
+def _devices(runs: list[Path]) -> str:
+    """The devices the trained runs of a lesson recorded, e.g. ``cpu``."""
+    found = [RunFolder(run).read_json("metrics.json", missing={}).get("device") for run in runs]
+    return ", ".join(dict.fromkeys(d for d in found if isinstance(d, str)))

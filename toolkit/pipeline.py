@@ -554,6 +554,7 @@ def explain_evaluate(
     from tqdm.auto import tqdm
 
     from toolkit import faithfulness as ff
+    from toolkit.progress import bar_options
 
     if not methods:
         raise ConfigError("give at least one method to evaluate (e.g. --methods ig,saliency)")
@@ -600,10 +601,8 @@ def explain_evaluate(
     explainers = {m: make_explainer(pm, fitter.model, fitter.tokenizer, m, options.get(m, {})) for m in methods}
     rows = []
     sample = texts[: min(sanity, len(texts))] if sanity else []
-    # The randomisation check explains the sample once per stage: trained, head, each layer, embeddings.
-    layers = getattr(getattr(getattr(fitter.model, "base_model", None), "encoder", None), "layer", ())
-    bar = tqdm(total=len(methods) * (len(texts) + len(sample) * (len(layers) + 3)), unit="sentence",
-               desc="explain evaluate", leave=False, **({} if progress else {"disable": True}))
+    # The randomisation check adds its sentences to the total as it goes (one pass per stage).
+    bar = tqdm(total=len(methods) * len(texts), unit="sentence", desc="explain evaluate", **bar_options(progress))
     try:
         hooks.before_run(run)
         first: list[Explanation] = []
@@ -613,9 +612,10 @@ def explain_evaluate(
             started = time.perf_counter()
             explanations = []
             for i in range(0, len(texts), _EVALUATE_CHUNK):  # in chunks, so the bar moves
-                chunk_pairs = pairs[i : i + _EVALUATE_CHUNK] if pairs else None
-                explanations += _explain(pm, explainer, run, texts[i : i + _EVALUATE_CHUNK], method, None, chunk_pairs)
-                bar.update(len(texts[i : i + _EVALUATE_CHUNK]))
+                chunk = texts[i : i + _EVALUATE_CHUNK]
+                explanations += _explain(pm, explainer, run, chunk, method, None,
+                                         pairs[i : i + _EVALUATE_CHUNK] if pairs else None)
+                bar.update(len(chunk))
             rows.append(row(method, explanations, time.perf_counter() - started))
             first = first or explanations
             if sample:
@@ -624,6 +624,7 @@ def explain_evaluate(
 
                 def explain_with(model: Any, explainer_id: str = method) -> list[Explanation]:
                     other = make_explainer(pm, model, fitter.tokenizer, explainer_id, options.get(explainer_id, {}))
+                    bar.total += len(sample)
                     explained = list(other.explain(sample, **sample_pairs))
                     bar.update(len(sample))
                     return explained

@@ -10,6 +10,7 @@ def training_curves(metrics: dict[str, Any], path: Path) -> Path:
     """Loss per step (with its running mean) and per epoch on the left; held-out accuracy and
     macro-F1 on the right, per epoch, or as two labelled bars after a single epoch (one point on
     a line shows nothing)."""
+    import numpy
     from matplotlib.figure import Figure  # not pyplot: a notebook's backend and figures stay as they are
 
     history = [h for h in metrics.get("history", []) if isinstance(h, dict) and "epoch" in h]
@@ -23,7 +24,8 @@ def training_curves(metrics: dict[str, Any], path: Path) -> Path:
         left.plot(x, steps, alpha=0.3, label="each step")
         window = max(1, min(25, len(steps) // 5))
         if window > 1:
-            left.plot(x[window - 1:], _running_mean(steps, window), label=f"mean of {window} steps")
+            running = numpy.convolve(steps, numpy.ones(window) / window, mode="valid")
+            left.plot(x[window - 1:], running, label=f"mean of {window} steps")
     if history and "train_loss" in history[0]:
         left.plot(epochs, [h["train_loss"] for h in history], "o", color="black", label="epoch mean")
     left.set(title="training loss", xlabel="epoch", ylabel="cross-entropy", xlim=(0, 1.03 * max(epochs, default=1)))
@@ -65,11 +67,3 @@ def confusion_matrix_plot(matrix: list[list[int]], label_names: list[str], path:
     fig.savefig(path, dpi=110)
     return path
 
-
-def _running_mean(values: list[float], window: int) -> list[float]:
-    total = sum(values[:window])
-    means = [total / window]
-    for i in range(window, len(values)):
-        total += values[i] - values[i - window]
-        means.append(total / window)
-    return means

@@ -17,7 +17,10 @@ import random
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and torch's (CPU and every GPU) global random generators."""
+    """Seed Python's, NumPy's and torch's (CPU and every GPU) global random generators.
+
+    What ``transformers.set_seed`` does, which the trainer plugin uses; the core knows no
+    transformers, so it seeds the three itself."""
     import numpy
     import torch
 

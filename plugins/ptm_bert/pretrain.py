@@ -278,6 +278,7 @@ class Pretrainer:
         from transformers import get_linear_schedule_with_warmup, set_seed
 
         from ptm_bert.trainer import LengthGroupedBatches
+        from toolkit.progress import bar_options
 
         run = run or RunContext("pretrain")
         set_seed(config.seed)
@@ -303,9 +304,7 @@ class Pretrainer:
         step_loss: list[float] = []
         tokens, step, train_seconds = 0, 0, 0.0
         started = time.perf_counter()
-        # disable is only ever passed as True: tqdm reads TQDM_DISABLE=1 only when it is not passed.
-        bar = tqdm(total=total, desc="pretrain", unit="step", leave=False,
-                   **({} if config.progress else {"disable": True}))
+        bar = tqdm(total=total, desc="pretrain", unit="step", **bar_options(config.progress))
         model.train()
         while step < total:
             for indices in batches:

@@ -283,6 +283,7 @@ class FineTuner:
         from transformers import get_linear_schedule_with_warmup, set_seed
 
         from ptm_bert import checkpoint, trainable
+        from toolkit.progress import bar_options
 
         config = self.check(config)
         run = run or RunContext("train")
@@ -371,11 +372,8 @@ class FineTuner:
             try:
                 epoch_loss, epoch_batches, epoch_start = 0.0, 0, time.perf_counter()
                 model.train()
-                # disable only ever passed as True: tqdm honours TQDM_DISABLE=1 only when it is not passed.
-                bar = tqdm(
-                    loader, desc=f"epoch {epoch}/{config.epochs}", unit="batch",
-                    leave=False, **({} if config.progress else {"disable": True}),
-                )
+                bar = tqdm(loader, desc=f"epoch {epoch}/{config.epochs}", unit="batch",
+                           **bar_options(config.progress))
                 for batch in bar:
                     if not isinstance(batch, Mapping):
                         # Poisson sampling drew no example (probability about e^-batch_size);
