@@ -27,7 +27,7 @@ def ptm_register_datasets(register):
             id="reviews",
             summary="680 English review sentences (films, apps, restaurants, products), 2 labels",
             factory="ptm_textdata.reviews:load_reviews",
-            source="written for ptm-toolkit; fixed train/test splits; rationales for the test split",
+            source="written for ptm-toolkit; fixed train (400) / dev (80) / test (200) splits; rationales for the test split",
         )
     )
     register(

@@ -1,7 +1,8 @@
 """``reviews``: the embedded English sentiment dataset written for this project.
 
 680 sentences from four domains (films, apps, restaurants, products), balanced by label in each
-domain and split, with fixed train/test splits. About two thirds of the sentences are hard cases
+domain and split, with fixed splits: train (400), dev (80, for choosing settings) and test (200,
+reported once). About two thirds of the sentences are hard cases
 (negation, contrast, intensifiers, mixed feelings, sarcasm, comparison), tagged as such, and every
 test sentence records its rationale: the words that carry its sentiment.
 """
@@ -27,9 +28,13 @@ def rows() -> list[dict]:
 
 
 def load_reviews() -> TextDataset:
-    """The dataset as train and test splits of :class:`~toolkit.data.Example`."""
-    splits: dict[str, list[Example]] = {"train": [], "test": []}
-    tags: dict[str, list[list[str]]] = {"train": [], "test": []}
+    """The dataset as train, dev and test splits of :class:`~toolkit.data.Example`.
+
+    Lessons choose settings (learning rates, baselines, epochs) on ``dev`` and report ``test``
+    once; ``ptm train`` trains on ``train`` and scores ``test``.
+    """
+    splits: dict[str, list[Example]] = {"train": [], "dev": [], "test": []}
+    tags: dict[str, list[list[str]]] = {"train": [], "dev": [], "test": []}
     for row in rows():
         splits[row["split"]].append(
             Example(
