@@ -474,7 +474,7 @@ def report_command(run_dir: Path, title: str | None) -> None:
 
 @click.group("lesson")
 def lesson_group() -> None:
-    """The course: list the lessons, read one's outline, run it headless."""
+    """The course: list the lessons, read one's outline, run it headless, write and grade notebooks."""
 
 
 @lesson_group.command("list")
@@ -571,15 +571,66 @@ def lesson_run_command(lesson_id: str, quick: bool, out: Path | None, overwrite:
 
 @lesson_group.command("notebook")
 @click.argument("lesson_id")
-@click.option("--dest", type=click.Path(path_type=Path), default=Path("."), show_default=True, help="Folder to copy the notebook into.")
+@click.option("--dest", type=click.Path(path_type=Path), default=Path("."), show_default=True, help="Folder to write the notebook into.")
+@click.option("--solutions", is_flag=True, help="The solution notebook (for instructors) instead of the student's.")
 @click.option("--overwrite", is_flag=True, help="Replace a copy already there.")
-def lesson_notebook_command(lesson_id: str, dest: Path, overwrite: bool) -> None:
-    """Copy a lesson's Jupyter notebook out, for a student to open and edit."""
+def lesson_notebook_command(lesson_id: str, dest: Path, solutions: bool, overwrite: bool) -> None:
+    """Write a lesson's notebook for a student (exercises blank) or, with --solutions, an instructor."""
     from toolkit.lessons import copy_notebook
 
     with ptm_errors():
-        path = copy_notebook(plugin_manager(), lesson_id, dest, overwrite=overwrite)
-    click.echo(f"notebook: {path}  (open it with: jupyter lab {path})")
+        path = copy_notebook(plugin_manager(), lesson_id, dest, overwrite=overwrite, solutions=solutions)
+    click.echo(f"{'solution' if solutions else 'student'} notebook: {path}  (open it with: jupyter lab {path}; "
+               f"grade it with: ptm lesson grade {path})")
+
+
+@lesson_group.command("grade")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=900, show_default=True,
+              help="Seconds one notebook may run before it is stopped and graded as it stands.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Notebooks graded at once.")
+@click.option("--executed", type=click.Path(path_type=Path), default=None,
+              help="Folder to save each executed notebook in (to read its outputs).")
+def lesson_grade_command(path: Path, as_json: bool, timeout: float, jobs: int, executed: Path | None) -> None:
+    """Grade a submitted notebook, or every notebook in a folder (writing grades.csv there).
+
+    Each notebook runs in quick mode, offline, on the CPU, in a process of its own; every
+    exercise is passed, failed (with the reason) or not attempted. Exit status 0 only when
+    every exercise of every notebook passed, 1 otherwise, 2 for bad input.
+    """
+    from toolkit.grading import NOT_ATTEMPTED, PASSED, find_notebooks, grade, write_grades_csv
+
+    with ptm_errors():
+        find_notebooks(path)
+        if executed is not None and executed.exists() and not executed.is_dir():
+            from toolkit.errors import ConfigError
+
+            raise ConfigError(f"--executed {executed} is a file; give a folder")
+        grades = grade(plugin_manager(), path, timeout=timeout, jobs=jobs, executed_dir=executed)
+        csv_path = path / "grades.csv" if path.is_dir() else None
+        if csv_path is not None:
+            write_grades_csv(grades, csv_path)
+    all_passed = all(g.full_marks for g in grades)
+    if as_json:
+        click.echo(json.dumps({"notebooks": [g.to_json() for g in grades], "all_passed": all_passed,
+                               "grades_csv": str(csv_path) if csv_path else None}))
+    else:
+        for g in grades:
+            lesson = f"lesson {g.lesson}" if g.lesson else "no lesson"
+            click.echo(f"{g.path.name} ({lesson}): {g.score:g}/{g.points:g} points"
+                       + (f" - {g.error}" if g.error else ""))
+            width = max([len(q.name) for q in g.questions] + [8])
+            for q in g.questions:
+                mark = {PASSED: "passed", NOT_ATTEMPTED: "not attempted"}.get(q.status, "FAILED")
+                reason = f"  {q.reason}" if q.reason and q.reason != g.error else ""
+                click.echo(f"  {mark:<13}  {q.name:<{width}}  {q.score:g}/{q.points:g}{reason}")
+        if len(grades) > 1:
+            click.echo(f"{sum(g.full_marks for g in grades)} of {len(grades)} notebooks with full marks")
+        if csv_path is not None:
+            click.echo(f"grades: {csv_path}")
+    if not all_passed:
+        raise SystemExit(1)
 
 
 # -- ptm explain ------------------------------------------------------------------------------

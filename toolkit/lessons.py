@@ -67,10 +67,18 @@ def notebook_path(lesson: Lesson) -> Path:
     return path
 
 
-def copy_notebook(pm: Any, lesson_id: str, dest: str | Path, *, overwrite: bool = False) -> Path:
-    """Copy lesson ``lesson_id``'s notebook into the folder ``dest``; never replace a file
-    silently (a student's edited copy may be there)."""
+def copy_notebook(pm: Any, lesson_id: str, dest: str | Path, *, overwrite: bool = False,
+                  solutions: bool = False) -> Path:
+    """Write lesson ``lesson_id``'s student notebook (exercises blank) into the folder ``dest``,
+    or with ``solutions`` the solution notebook (for instructors); never replace a file
+    silently (a student's edited copy may be there).
+
+    A lesson whose source has no graded exercises (a third party's plain notebook) is copied
+    as it is.
+    """
     import shutil
+
+    from toolkit.grading import assign, is_assign_source
 
     source = notebook_path(get_lesson(pm, lesson_id))
     folder = Path(dest)
@@ -79,6 +87,9 @@ def copy_notebook(pm: Any, lesson_id: str, dest: str | Path, *, overwrite: bool 
     target = folder / source.name
     if target.exists() and not overwrite:
         raise ConfigError(f"{target} exists (your copy?); choose another --dest or pass --overwrite")
+    if is_assign_source(source):
+        assigned = assign(source)
+        source = assigned.solution if solutions else assigned.student
     folder.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     shutil.copyfile(source, tmp)

@@ -48,6 +48,23 @@ def ptm_register_lessons(register):
     )
     register(
         Lesson(
+            id="training-cost",
+            order=25,
+            title="What fine-tuning costs, and how to cut it",
+            summary="full fine-tuning, LoRA, head-only and a smaller distilled model: FLOPs and seconds against accuracy",
+            outline=(
+                "counting training FLOPs: forward for every layer, backward only where it is needed",
+                "full fine-tuning, LoRA and head-only on the same data, seeds and budget",
+                "a smaller distilled model, and bf16 where the CPU supports it",
+                "a Pareto plot of training FLOPs and seconds against dev and test accuracy",
+            ),
+            needs=("model:minilm", "dataset:reviews", "task:text-classification"),
+            notebook="ptm_course.tutorials:training_cost.ipynb",
+            factory="ptm_course.training_cost:run",
+        )
+    )
+    register(
+        Lesson(
             id="privacy",
             order=30,
             title="Training with differential privacy",
