@@ -4,7 +4,9 @@
   (``create_plugin_manager().registry.records("lesson")``), with what each teaches and the
   claim it measures taken from the course table of README.md;
 - ``tutorials/index.md`` and ``tutorials/<name>.ipynb``: every notebook of ``tutorials/``,
-  handed to mkdocs-jupyter where it lies (rendered, not executed);
+  executed in quick mode with its reference answers (``executed_notebook``) and handed to
+  mkdocs-jupyter with its answer cells blank (``site_notebook``);
+- math: every formula, in Markdown pages and notebooks, as MathML (``on_post_page``);
 - the nav entries of both, after the section index pages that mkdocs.yml names;
 - the tables of registered records that ``<!-- generated: ... -->`` markers stand for
   (``records.md``, ``methods.md``);
@@ -18,16 +20,18 @@ the command-line reference by mkdocs-click, the API pages by mkdocstrings.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from mkdocs.plugins import event_priority
+from mkdocs.plugins import event_priority, get_plugin_logger
 from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parents[1]
+log = get_plugin_logger("ptm")
 TUTORIALS = ROOT / "tutorials"
 MARKER = re.compile(r"<!-- generated: ([a-z ]+) -->")
 ROLE = re.compile(r":(?:class|func|meth|data|mod|attr|exc):<code>(~?)([^<]*)</code>")
@@ -176,8 +180,10 @@ def lesson_page(lesson: Any) -> str:
         lines += [
             "## The notebook",
             "",
-            f"[Read the notebook `{path.name}` here](../tutorials/{path.name}), rendered without its "
-            "outputs; the copy `ptm lesson notebook` writes runs in Jupyter "
+            f"[Read the notebook `{path.name}` here](../tutorials/{path.name}), run in quick mode "
+            "with its outputs and plots. The copy `ptm lesson notebook` writes is the student's: its "
+            "exercises are blank, `grader.check(\"name\")` under each tells whether an answer is "
+            f"right, and `ptm lesson grade {path.name}` grades the whole notebook "
             f"(`jupyter lab {path.name}`).",
             "",
         ]
@@ -218,13 +224,14 @@ def tutorials_index() -> str:
     lines = [
         "# Tutorials",
         "",
-        "The notebooks of `tutorials/`, one per lesson, rendered as they are committed: without "
-        "outputs, because the site does not run them (the test suite does). To run one, copy it "
-        "out and open it in Jupyter:",
+        "The notebooks of `tutorials/`, one per lesson, shown as they ran in quick mode with the "
+        "reference answers (their answer cells blank, as students get them). To work through one, "
+        "write the student version, open it in Jupyter, and grade it:",
         "",
         "```bash",
         "ptm lesson notebook finetuning --dest .",
         "jupyter lab finetuning.ipynb",
+        "ptm lesson grade finetuning.ipynb",
         "```",
         "",
         "| notebook | title | lesson |",
@@ -315,12 +322,80 @@ def on_files(files: Files, config: Any) -> Files:
     }
     for uri, content in generated.items():
         files.append(File.generated(config, uri, content=content))
-    # The notebooks as files whose source folder is the repository root, not generated files:
+    # The executed notebooks as files in a folder of their own, not generated files:
     # mkdocs-jupyter finds a notebook through its File's src_dir, which a generated one lacks.
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="ptm-site-tutorials-"))
     for path in notebooks():
-        files.append(File(f"tutorials/{path.name}", src_dir=str(ROOT), dest_dir=config.site_dir,
+        site_notebook(path, folder)
+        files.append(File(f"tutorials/{path.name}", src_dir=str(folder), dest_dir=config.site_dir,
                           use_directory_urls=config.use_directory_urls))
     return files
+
+
+# -- executed tutorials -----------------------------------------------------------------------
+EXECUTED_ENV = "PTM_EXECUTED_TUTORIALS"
+NOTE = (
+    "*Run in quick mode with the reference answers when this site was built; the answer cells are "
+    "shown blank, as `ptm lesson notebook` gives them to students.*"
+)
+
+
+def executed_notebook(path: Path) -> Path:
+    """``path`` executed in quick mode with its reference answers: from the folder that
+    ``$PTM_EXECUTED_TUTORIALS`` names (the test suite's grading run leaves them there), else
+    from .cache/executed/ keyed by the notebook's content, running the grader when missing
+    (a few minutes for the whole course on two cores)."""
+    import hashlib
+    import os
+
+    folder = os.environ.get(EXECUTED_ENV)
+    if folder:
+        found = Path(folder) / path.name
+        if not found.is_file():
+            raise FileNotFoundError(f"{EXECUTED_ENV}={folder} holds no {path.name}; grade the solutions "
+                                    f"with ptm lesson grade DIR --executed {folder}")
+        return found
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    found = ROOT / ".cache" / "executed" / digest / path.name
+    if not found.is_file():
+        import tempfile
+
+        from toolkit.grading import assign, grade_notebook
+
+        with tempfile.TemporaryDirectory() as tmp:
+            submission = Path(tmp) / path.name
+            submission.write_bytes(assign(path).solution.read_bytes())
+            log.info("executing %s for the site (quick mode)", path.name)
+            graded = grade_notebook(plugin_manager(), submission, executed=found)
+        if not found.is_file():
+            raise RuntimeError(f"{path.name} could not be executed for the site: {graded.error}")
+    return found
+
+
+def site_notebook(path: Path, folder: Path) -> Path:
+    """What the site shows for tutorials/<name>: the executed notebook, its answer cells blank."""
+    import nbformat
+
+    from toolkit.grading import assign, is_assign_source
+
+    executed = nbformat.read(executed_notebook(path), as_version=4)
+    if is_assign_source(path):
+        student = nbformat.read(assign(path).student, as_version=4)
+        if len(student.cells) == len(executed.cells):
+            for ran, blank in zip(executed.cells, student.cells):
+                tags = ran.get("metadata", {}).get("tags", [])
+                if "otter_assign_solution_cell" in tags:
+                    ran.source = blank.source
+                if ran.cell_type == "code" and ("otter_assign_solution_cell" in tags or "grader.check(" in ran.source):
+                    ran.outputs, ran.execution_count = [], None
+    title = next((i for i, c in enumerate(executed.cells) if c.cell_type == "markdown"), 0)
+    executed.cells.insert(title + 1, nbformat.v4.new_markdown_cell(NOTE))
+    out = folder / "tutorials" / path.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(executed, out)
+    return out
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:
@@ -334,3 +409,55 @@ def on_page_content(html: str, page: Any, config: Any, files: Files) -> str:
     html = ROLE.sub(lambda m: f"<code>{m[2].rpartition('.')[2] if m[1] else m[2]}</code>", html)
     # mkdocs-click 0.9 shows click 8.3's "no default" sentinel as a default (mkdocs-click PR #95).
     return html.replace("<td><code>Sentinel.UNSET</code></td>", "<td></td>")
+
+
+# -- math: LaTeX in the pages becomes MathML when the site is built ----------------------------
+# Browsers render MathML themselves (no script, nothing fetched), so formulas show offline too.
+# Python-Markdown pages mark math with pymdownx.arithmatex (\( \) and \[ \]); notebook pages keep
+# $...$ and $$...$$ as written (nbconvert's markdown leaves math alone).
+SKIP_TAGS = ("code", "pre", "script", "style", "textarea", "math")
+TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)[^>]*>|<!--.*?-->", re.S)
+MATH = re.compile(
+    r"\$\$(?P<d1>.+?)\$\$|\\\[(?P<d2>.+?)\\\]"
+    r"|\\\((?P<i1>.+?)\\\)|(?<![\\$\w])\$(?!\s)(?P<i2>[^$\n]+?)(?<![\s\\])\$(?![\w$])",
+    re.S,
+)
+
+
+def _mathml(latex: str, display: bool) -> str:
+    from latex2mathml.converter import convert
+
+    return convert(html.unescape(latex).strip(), display="block" if display else "inline")
+
+
+def _render_math(text: str, where: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        latex = next(group for group in match.groups() if group is not None)
+        display = match["d1"] is not None or match["d2"] is not None
+        try:
+            return _mathml(latex, display)
+        except Exception as error:  # a formula the converter cannot read fails the build, named
+            raise ValueError(f"{where}: cannot render the formula {latex.strip()!r}: {error}") from error
+
+    return MATH.sub(one, text)
+
+
+def render_math(page_html: str, where: str = "page") -> str:
+    """``page_html`` with every formula outside code, scripts and styles turned into MathML."""
+    out, skip, position = [], 0, 0
+    for tag in TAG.finditer(page_html):
+        text = page_html[position:tag.start()]
+        out.append(text if skip else _render_math(text, where))
+        out.append(tag.group(0))
+        name = (tag.group(2) or "").lower()
+        if name in SKIP_TAGS and not tag.group(0).endswith("/>"):
+            skip = max(0, skip + (-1 if tag.group(1) else 1))
+        position = tag.end()
+    tail = page_html[position:]
+    out.append(tail if skip else _render_math(tail, where))
+    return "".join(out)
+
+
+def on_post_page(output: str, page: Any, config: Any) -> str:
+    # arithmatex wraps its math in spans and divs: MathML replaces the delimiters inside them
+    return render_math(output, page.file.src_uri)

@@ -38,22 +38,70 @@ def _installed(module: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """The site, built once with `mkdocs build --strict`: (its folder, the build's output)."""
+def _shared(tmp_path_factory, name: str, make) -> Path:
+    """A folder made once per test session, even across pytest-xdist's workers (the first to
+    need it makes it under a lock; the others wait and reuse it)."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    folder = root / name
+    with FileLock(str(root / f"{name}.lock")):
+        if not (folder / "done").is_file():
+            folder.mkdir(exist_ok=True)
+            make(folder)
+            (folder / "done").write_text("")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def graded_solutions(tmp_path_factory):
+    """Every lesson's solution notebook graded once (``ptm lesson grade --executed``): the run
+    that checks the reference answers and gives the site its executed tutorials."""
+
+    def make(folder: Path) -> None:
+        from toolkit.lessons import copy_notebook
+
+        pm = create_plugin_manager()
+        submissions = folder / "solutions"
+        for lesson in pm.registry.records("lesson"):
+            if lesson.notebook:
+                copy_notebook(pm, lesson.id, submissions, solutions=True)
+        env = {**os.environ, "TQDM_DISABLE": "1"}
+        result = subprocess.run(
+            [sys.executable, "-m", "toolkit.cli", "lesson", "grade", str(submissions), "--json", "--jobs", "2",
+             "--executed", str(folder / "executed")],
+            env=env, capture_output=True, text=True, timeout=1800,
+        )
+        (folder / "grades.json").write_text(result.stdout or json.dumps({"error": result.stderr[-3000:]}))
+
+    return _shared(tmp_path_factory, "graded-solutions", make)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory, graded_solutions):
+    """The site, built once with `mkdocs build --strict` on the executed tutorials:
+    (its folder, the build's return code and output)."""
     missing = [dist for module, dist in DOCS_PACKAGES.items() if not _installed(module)]
     if missing:
         pytest.fail(f"the docs tools are not installed ({', '.join(missing)}): pip install -e \".[docs]\"")
-    folder = tmp_path_factory.mktemp("site")
-    env = {k: v for k, v in os.environ.items() if k not in ("PTM_LOAD_PLUGINS", "PTM_DISABLE_PLUGINS")}
-    # NO_MKDOCS_2_WARNING silences Material's notice about its end of life, printed on every build.
-    env.update(HF_HUB_OFFLINE="1", PTM_STRICT_PLUGINS="1", NO_MKDOCS_2_WARNING="1")
-    build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"),
-         "--site-dir", str(folder)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )
-    return folder, build
+
+    def make(folder: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in ("PTM_LOAD_PLUGINS", "PTM_DISABLE_PLUGINS")}
+        # NO_MKDOCS_2_WARNING silences Material's notice about its end of life, printed on every build.
+        env.update(HF_HUB_OFFLINE="1", PTM_STRICT_PLUGINS="1", NO_MKDOCS_2_WARNING="1",
+                   PTM_EXECUTED_TUTORIALS=str(graded_solutions / "executed"))
+        build = subprocess.run(
+            [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"),
+             "--site-dir", str(folder / "site")],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        )
+        (folder / "build.json").write_text(json.dumps([build.returncode, build.stdout + build.stderr]))
+
+    folder = _shared(tmp_path_factory, "site", make)
+    returncode, output = json.loads((folder / "build.json").read_text())
+    return folder / "site", subprocess.CompletedProcess([], returncode, output, "")
 
 
 def _page(site_dir: Path, path: str) -> str:
@@ -132,6 +180,36 @@ def test_every_registered_lesson_has_a_page_with_the_commands_that_run_it(site):
             assert command in text, f"lesson {lesson.id}: its page does not give `{command}`"
     index = _page(site_dir, "lessons")
     assert all(f'href="{lesson.id}/"' in index for lesson in lessons)
+
+
+def test_every_solution_notebook_gets_full_marks(graded_solutions):
+    data = json.loads((graded_solutions / "grades.json").read_text())
+    assert "notebooks" in data, f"ptm lesson grade failed: {data}"
+    lessons = [l for l in create_plugin_manager().registry.records("lesson") if l.notebook]
+    assert sorted(n["lesson"] for n in data["notebooks"]) == sorted(l.id for l in lessons)
+    for notebook in data["notebooks"]:
+        failed = [f"{q['name']}: {q['status']} {q['reason']}" for q in notebook["questions"] if q["status"] != "passed"]
+        assert notebook["full_marks"] and not failed, f"{notebook['lesson']}: {notebook['error']} {failed}"
+    assert data["all_passed"]
+
+
+def test_every_tutorial_page_is_executed_with_its_math_rendered(site):
+    site_dir, _ = site
+    for notebook in sorted((ROOT / "tutorials").glob("*.ipynb")):
+        page = _page(site_dir, f"tutorials/{notebook.stem}")
+        body = page[page.index('<div class="jupyter-wrapper">'):]
+        assert 'src="data:image/png;base64,' in body, f"{notebook.name}: its page shows no plot"
+        assert "jp-OutputArea-output" in body, f"{notebook.name}: its page shows no outputs"
+        assert "<math" in body, f"{notebook.name}: its page has no formula rendered"
+        visible = _text(re.sub(r"<(code|pre|script|style)\b.*?</\1>", "", body, flags=re.S))
+        assert "$$" not in visible, f"{notebook.name}: a formula is shown as raw $$...$$"
+        assert "Run in quick mode with the reference answers" in _text(body)
+
+
+def test_markdown_pages_render_math_too(site):
+    site_dir, _ = site
+    page = _page(site_dir, "methods")
+    assert "<math" in page and "$$" not in _text(re.sub(r"<(code|pre|script|style)\b.*?</\1>", "", page, flags=re.S))
 
 
 def test_every_tutorial_notebook_is_rendered(site):
