@@ -200,6 +200,12 @@ def lessons_index() -> str:
         "`report.html`; without `--quick` it runs the full lesson. Each lesson ends with a claim "
         "measured on held-out data and says whether it held.",
         "",
+        "Each notebook holds graded exercises, in which the student writes the algorithm the lesson "
+        "teaches and `grader.check` compares it with the real library, and written questions: "
+        "`ptm lesson notebook ID` writes the student version, `--solutions` the instructor's, and "
+        "`ptm lesson grade` grades one notebook or a folder of them "
+        "([exercises and grading](../teaching.md)).",
+        "",
         "These pages are generated from the lessons the installed plugins register: "
         "`ptm lesson list` shows the same list in a terminal.",
         "",
@@ -306,8 +312,8 @@ def on_config(config: Any) -> Any:
         if not isinstance(item, dict):
             continue
         [entries] = item.values()
-        if entries == ["lessons/index.md"]:
-            entries += [{lesson.title: f"lessons/{lesson.id}.md"} for lesson in lessons()]
+        if entries and entries[0] == "lessons/index.md":
+            entries[1:1] = [{lesson.title: f"lessons/{lesson.id}.md"} for lesson in lessons()]
         elif entries == ["tutorials/index.md"]:
             entries += [f"tutorials/{path.name}" for path in tutorial_order()]
     return config

@@ -191,6 +191,11 @@ def test_every_solution_notebook_gets_full_marks(graded_solutions):
         failed = [f"{q['name']}: {q['status']} {q['reason']}" for q in notebook["questions"] if q["status"] != "passed"]
         assert notebook["full_marks"] and not failed, f"{notebook['lesson']}: {notebook['error']} {failed}"
     assert data["all_passed"]
+    # the lesson itself ran clean too, not only its exercises (the grader lets cells fail)
+    for path in sorted((graded_solutions / "executed").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        errors = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", []) if o["output_type"] == "error"]
+        assert not errors, f"{path.name}: {errors[0]['ename']}: {errors[0]['evalue']}"
 
 
 def test_every_tutorial_page_is_executed_with_its_math_rendered(site):
