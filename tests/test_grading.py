@@ -130,12 +130,13 @@ def test_a_folder_is_graded_whatever_its_notebooks_do(squares, ptm_cli, tmp_path
     _edit(student, "square", "def square(x):\n    raise RuntimeError('oops')", folder / "cy.ipynb")
     _edit(student, "square", "while True:\n    pass", folder / "dee.ipynb")  # never ends
     (folder / "eve.ipynb").write_text('{"cells": [')  # a truncated download
+    _edit(student, "square", "import os\nos._exit(3)", folder / "gil.ipynb")  # kills its kernel
     student.replace(folder / "fay.ipynb")  # blank
     result = ptm_cli("lesson", "grade", str(folder), "--json", "--timeout", "30", "--jobs", "2")
     assert result.exit_code == 1, result.output
     data = json.loads(result.stdout)
     by_name = {n["notebook"].rsplit("/", 1)[-1]: n for n in data["notebooks"]}
-    assert sorted(by_name) == ["ada.ipynb", "bob.ipynb", "cy.ipynb", "dee.ipynb", "eve.ipynb", "fay.ipynb"]
+    assert sorted(by_name) == ["ada.ipynb", "bob.ipynb", "cy.ipynb", "dee.ipynb", "eve.ipynb", "fay.ipynb", "gil.ipynb"]
     status = {name: {q["name"]: q["status"] for q in n["questions"]} for name, n in by_name.items()}
     assert status["ada.ipynb"] == {"square": "passed", "q_e": "not attempted"}
     assert status["bob.ipynb"]["square"] == status["cy.ipynb"]["square"] == "failed"
@@ -144,10 +145,11 @@ def test_a_folder_is_graded_whatever_its_notebooks_do(squares, ptm_cli, tmp_path
     assert "RuntimeError: oops" in reasons["cy.ipynb"]["square"]
     assert "did not finish within 30 s" in by_name["dee.ipynb"]["error"]
     assert "could not be read" in by_name["eve.ipynb"]["error"] and by_name["eve.ipynb"]["lesson"] is None
+    assert "could not be run to the end" in by_name["gil.ipynb"]["error"] and status["gil.ipynb"]["square"] == "failed"
     assert by_name["fay.ipynb"]["score"] == 0 and set(status["fay.ipynb"].values()) == {"not attempted"}
     with open(folder / "grades.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 5 * 2 + 1 and {r["notebook"] for r in rows} == set(by_name)
+    assert len(rows) == 6 * 2 + 1 and {r["notebook"] for r in rows} == set(by_name)
     assert {(r["notebook"], r["question"]): r["status"] for r in rows}[("bob.ipynb", "square")] == "failed"
 
 

@@ -537,7 +537,21 @@ def lesson_show_command(lesson_id: str) -> None:
     else:
         click.echo("no headless runner")
     if lesson.notebook:
-        click.echo(f"notebook: ptm lesson notebook {lesson.id} --dest DIR")
+        click.echo(f"notebook: ptm lesson notebook {lesson.id} --dest DIR   (instructors: --solutions)")
+        with ptm_errors():
+            questions = _questions(lesson)
+        if questions:
+            click.echo(f"graded: {len(questions)} questions, {sum(questions.values()):g} points "
+                       f"({', '.join(questions)}); ptm lesson grade NOTEBOOK")
+
+
+def _questions(lesson: Any) -> dict[str, float]:
+    """A lesson notebook's graded questions and their points (none for a plain notebook)."""
+    from toolkit.grading import assign, is_assign_source
+    from toolkit.lessons import notebook_path
+
+    source = notebook_path(lesson)
+    return assign(source).points if is_assign_source(source) else {}
 
 
 @lesson_group.command("run")
