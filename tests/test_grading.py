@@ -181,3 +181,31 @@ def test_bad_paths_are_one_line(ptm_cli, tmp_path, args, message):
 def test_an_empty_folder_is_one_line(ptm_cli, tmp_path):
     result = ptm_cli("lesson", "grade", str(tmp_path))
     assert result.exit_code == 2 and f"no notebooks (*.ipynb) in {tmp_path}" in result.output
+
+
+@pytest.mark.slow
+def test_a_folder_with_a_solution_a_blank_and_a_broken_lesson_notebook(ptm_cli, tmp_path):
+    """Issue 20's check, on a real lesson: all three graded, grades.csv written, exit status 1."""
+    folder = tmp_path / "class"
+    for flag, name in (("--solutions", "solution"), (None, "blank")):
+        ptm_cli("lesson", "notebook", "finetuning", "--dest", str(tmp_path / name), *([flag] if flag else []))
+        (tmp_path / name / "finetuning.ipynb").replace(tmp_path / f"{name}.ipynb")
+    folder.mkdir()
+    (tmp_path / "solution.ipynb").replace(folder / "solution.ipynb")
+    (tmp_path / "blank.ipynb").replace(folder / "blank.ipynb")
+    broken = nbformat.read(folder / "solution.ipynb", as_version=4)
+    first = next(c for c in broken.cells if "otter_assign_solution_cell" in c.get("metadata", {}).get("tags", []))
+    first.source = "def broken(:\n    pass"  # a syntax error in the first answer
+    broken.cells.insert(3, nbformat.v4.new_code_cell("raise RuntimeError('a cell that fails')"))
+    nbformat.write(broken, folder / "broken.ipynb")
+    result = ptm_cli("lesson", "grade", str(folder), "--json", "--jobs", "2")
+    assert result.exit_code == 1, result.output
+    by_name = {n["notebook"].rsplit("/", 1)[-1]: n for n in json.loads(result.stdout)["notebooks"]}
+    assert by_name["solution.ipynb"]["full_marks"], by_name["solution.ipynb"]
+    assert by_name["blank.ipynb"]["score"] == 0
+    assert {q["status"] for q in by_name["blank.ipynb"]["questions"]} == {"not attempted"}
+    statuses = [q["status"] for q in by_name["broken.ipynb"]["questions"]]
+    assert statuses[0] == "failed" and "SyntaxError" in by_name["broken.ipynb"]["questions"][0]["reason"]
+    assert set(statuses[1:]) == {"passed"}  # the rest of the notebook still ran and was graded
+    rows = list(csv.DictReader(open(folder / "grades.csv", newline="")))
+    assert {r["notebook"] for r in rows} == set(by_name)
