@@ -30,7 +30,7 @@ def test_reported_epsilon_is_the_accountants_and_within_target(ptm_manager, tmp_
     assert saved["status"] == "finished"
     n = saved["privacy"]["examples"]
     assert n == 216  # 240 rows less the 10% held out
-    assert saved["delta"] == pytest.approx(1 / n)
+    assert saved["delta"] == pytest.approx(1 / (10 * n))  # the default: well below 1/N
     fresh = epsilon_for(saved["noise_multiplier"], saved["sample_rate"], saved["steps"], saved["delta"])
     assert saved["epsilon"] == pytest.approx(fresh, rel=1e-9)
     assert 0 < saved["epsilon"] <= 8.0 + 1e-6
@@ -104,7 +104,7 @@ def test_unreachable_epsilon_is_one_line_and_writes_nothing(ptm_cli, tmp_path):
         (["--privacy", "dp-sgd", "--epsilon", "0"], "ptm: epsilon must be > 0, got 0.0; try --epsilon 8"),
         (["--privacy", "dp-sgd", "--epsilon", "-1"], "ptm: epsilon must be > 0, got -1.0; try --epsilon 8"),
         (["--privacy", "dp-sgd", "--epsilon", "8", "--delta", "1.5"],
-         "ptm: delta must lie in (0, 1), got 1.5; leave it out for 1/N"),
+         "ptm: delta must lie in (0, 1), got 1.5; leave it out for 1/(10 N)"),
         (["--privacy", "dp-sgd"], "ptm: --privacy dp-sgd needs a budget: add --epsilon (e.g. --epsilon 8)"),
         (["--epsilon", "8"], "ptm: --epsilon only apply with --privacy (e.g. --privacy dp-sgd --epsilon 8)"),
         (["--privacy", "dp-sdg", "--epsilon", "8"], "ptm: privacy 'dp-sdg' not found. Did you mean 'dp-sgd'?"),
@@ -141,6 +141,19 @@ def test_cli_dp_run_reports_the_guarantee_and_warns_on_a_large_delta(ptm_cli, tm
     assert [line.split()[0] for line in text.stdout.splitlines()[1:]] == ["rdp", "prv", "gdp"]
 
 
+def test_the_default_delta_is_well_below_one_over_n(ptm_cli, tmp_path):
+    data = str(_learnable_file(tmp_path, n=120))
+    result = ptm_cli("train", "--model", "tiny-bert", "--data", data, "--privacy", "dp-sgd", "--epsilon", "8",
+                     "--epochs", "1", "--batch-size", "16", "--max-length", "32", "--out", str(tmp_path / "run"),
+                     "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    n = saved["privacy"]["examples"]
+    assert n == 108 and saved["delta"] < 1 / n
+    assert saved["delta"] == pytest.approx(1 / (10 * n))
+
+
 def test_accountants_differ_on_the_same_run():
     rdp = epsilon_for(1.0, 0.1, 100, 1e-5, "rdp")
     prv = epsilon_for(1.0, 0.1, 100, 1e-5, "prv")
@@ -159,14 +172,37 @@ def test_mechanism_rejects_bad_budgets_before_training():
 # -- membership inference ---------------------------------------------------------------------
 
 
-def test_attack_separates_low_from_high_losses_and_reports_low_fpr_rates():
+def test_attack_separates_low_from_high_losses_and_reports_supported_fprs_only():
     members = [0.01 * i for i in range(100)]
     others = [1 + 0.01 * i for i in range(100)]
     perfect = loss_threshold_attack(members, others)
-    assert perfect.auc == 1.0 and perfect.tpr_at_fpr["0.01"] == 1.0
+    # 100 non-members: 1% FPR would rest on one false positive, 5% on five
+    assert perfect.auc == 1.0 and perfect.tpr_at_fpr == {"0.05": 1.0} and perfect.lowest_fpr == 0.05
+    assert perfect.auc_interval == (1.0, 1.0)
     blind = loss_threshold_attack(members, members)
-    assert blind.auc == 0.5 and blind.tpr_at_fpr["0.01"] < 0.05
+    assert blind.auc == 0.5 and blind.tpr_at_fpr["0.05"] == pytest.approx(0.05)
+    low, high = blind.auc_interval
+    assert low < 0.5 < high and high - low < 0.25
+    assert blind.tpr_interval["0.05"][0] <= 0.05 <= blind.tpr_interval["0.05"][1]
     assert blind.fpr_resolution == 0.01
+    assert set(loss_threshold_attack(members * 10, members * 10).tpr_at_fpr) == {"0.01", "0.05"}
+
+
+def test_the_bootstraps_fast_rates_are_sklearns():
+    import numpy as np
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    from ptm_dp.audit import _auc_and_tprs
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        members = np.round(rng.normal(0.0, 1.0, rng.integers(5, 300)), rng.integers(0, 3))
+        others = np.round(rng.normal(0.3, 1.0, rng.integers(5, 300)), rng.integers(0, 3))
+        truth, score = np.r_[np.ones(len(members)), np.zeros(len(others))], -np.r_[members, others]
+        fpr, tpr, _ = roc_curve(truth, score, drop_intermediate=False)
+        auc, tprs = _auc_and_tprs(members, others, (0.001, 0.01, 0.05, 0.2))
+        assert auc == pytest.approx(roc_auc_score(truth, score), abs=1e-12)
+        assert tprs == pytest.approx([tpr[fpr <= t + 1e-12].max() for t in (0.001, 0.01, 0.05, 0.2)])
 
 
 def test_dp_bound_caps_the_roc():
@@ -201,7 +237,8 @@ def test_non_private_overfit_model_leaks_more_than_a_dp_one(ptm_cli, tmp_path):
     assert audits["plain"]["auc"] > 0.75
     assert audits["private"]["auc"] < 0.6
     assert audits["private"]["epsilon"] <= 4 and audits["plain"]["epsilon"] is None
-    assert set(audits["plain"]["tpr_at_fpr"]) == {"0.001", "0.01"}
+    # 40 non-members: even 5% FPR would rest on two false positives, so no TPR is reported
+    assert audits["plain"]["tpr_at_fpr"] == {} and audits["plain"]["lowest_fpr"] == 5 / 40
 
 
 def test_sweep_trains_one_run_per_epsilon_and_plots(ptm_cli, tmp_path):

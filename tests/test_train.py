@@ -47,6 +47,10 @@ def test_tiny_bert_learns_far_above_chance_and_writes_a_finished_run(ptm_manager
     assert [h["epoch"] for h in saved["history"]] == [1, 2, 3, 4]
     for key in ("examples_per_second", "tokens_seen", "train_flops_estimate", "train_seconds"):
         assert saved[key] > 0, key
+    # everything trained, embeddings included: forward, activation and weight gradients alike (6 N)
+    per_token = saved["train_flops_per_token"]
+    assert per_token["forward"] == per_token["activation_gradients"] == per_token["weight_gradients"]
+    assert saved["train_flops_estimate"] == sum(per_token.values()) * saved["tokens_seen"]
     assert (out / "model" / "model.safetensors").is_file()
     assert not list((out / "model").glob("*.bin"))
     assert json.loads((out / "model" / "config.json").read_text())["id2label"] == {"0": "neg", "1": "pos"}
@@ -258,3 +262,43 @@ def test_mean_pooled_classifier_ignores_padding_and_survives_save_and_load(tmp_p
     assert type(again) is BertMeanPooledClassifier
     with torch.no_grad():
         assert torch.allclose(again(input_ids=alone).logits[0], one, atol=1e-6)
+
+
+@pytest.mark.parametrize("how, forward, activation, weight", [
+    # tiny-bert's linear weights: 2 layers of 4 x 32 x 32 (attention) + 2 x 32 x 64 (feed-forward)
+    # = 16,384, the pooler 1,024 and the classifier 64: N = 17,472.
+    ("all", 2 * 17472, 2 * 17472, 2 * 17472),
+    # frozen encoder: the pooler's input needs no gradient, the classifier's does (the pooler trains)
+    ("head", 2 * 17472, 2 * 64, 2 * (1024 + 64)),
+    # layer 1's query, key and value read layer 0's output, which needs no gradient
+    ("top1", 2 * 17472, 2 * (17472 - 8192 - 3 * 1024), 2 * (8192 + 1024 + 64)),
+    # rank 8 on query and value: 4 adapters of 2 x 8 x 32; in layer 0 only lora_B's input (A x)
+    # needs a gradient, not query's, key's, value's or lora_A's
+    ("lora", 2 * (17472 + 2048), 2 * (17472 + 2048 - 3 * 1024 - 2 * 256), 2 * (2048 + 1024 + 64)),
+])
+def test_training_flops_count_the_backward_pass_only_where_it_is_needed(how, forward, activation, weight):
+    import torch
+
+    from ptm_bert import trainable
+    from ptm_bert.models import load_tiny_bert
+    from ptm_bert.trainer import flops_per_token
+
+    model = trainable.apply(load_tiny_bert().model, how)
+    batch = {"input_ids": torch.tensor([[101, 2000, 102]]), "attention_mask": torch.ones(1, 3, dtype=torch.long)}
+    state, mode = torch.get_rng_state(), model.training
+    assert flops_per_token(model, batch) == {
+        "forward": forward, "activation_gradients": activation, "weight_gradients": weight}
+    assert torch.equal(torch.get_rng_state(), state) and model.training == mode  # the run's randomness is untouched
+
+
+def test_bf16_is_refused_where_the_device_cannot_do_it(monkeypatch):
+    from ptm_bert import trainer
+    from ptm_bert.models import load_tiny_bert
+
+    monkeypatch.setattr(trainer, "bf16_supported", lambda device: False)
+    fitter = trainer.FineTuner(load_tiny_bert(), device="cpu")
+    with pytest.raises(ConfigError, match="precision bf16: this cpu has no native bf16 arithmetic"):
+        fitter.check({"precision": "bf16"})
+    with pytest.raises(ConfigError, match="unknown precision 'fp8'; use auto, fp32, bf16"):
+        fitter.check({"precision": "fp8"})
+

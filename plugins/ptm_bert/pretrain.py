@@ -10,6 +10,12 @@ The run folder holds ``model/`` (weights as safetensors, the tokenizer, a config
 ``ptm train --model RUN_DIR`` fine-tunes with mean pooling, since an MLM-only BERT has no
 trained [CLS] pooler), ``metrics.json`` (loss per step, held-out masked-token accuracy over
 the run) and ``pretraining.png``.
+
+Held-out accuracy is scored twice: at the ``[MASK]``ed places (``masked_accuracy``: the input
+shows nothing of the answer) and at every chosen place (``chosen_accuracy``: also the 10% left
+unchanged, where copying the input is right). Two baselines stand beside them: always the
+commonest training token (the unigram floor) and copying the input token (right on the
+unchanged tenth of the chosen places, never at a ``[MASK]``).
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ PRESETS = {"tiny-bert": TINY_BERT, "mini-bert": MINI_BERT}
 TOKENIZERS = ("bert-uncased", "train")
 # Documents held out to measure the masked-token accuracy, at most.
 MAX_HELD_OUT = 2000
+# A small held-out set is masked up to this many times (with different masks), so that the
+# accuracy rests on more places; never more than MAX_HELD_OUT rows in all.
+HELD_OUT_MASKINGS = 4
 MIN_DOCUMENTS = 20
 
 
@@ -221,37 +230,84 @@ class Pretrainer:
         )
 
     def held_out_batches(self, texts: Sequence[str], config: PretrainConfig) -> list[dict[str, Any]]:
-        """The held-out documents masked once, so every evaluation asks the same questions."""
+        """The held-out documents, masked once and for all so that every evaluation asks the same
+        questions; a small set is masked a few times over (``HELD_OUT_MASKINGS``). Each batch's
+        ``document`` says which held-out document each row is."""
+        import torch
+
         features = self.features(texts, config.max_length)
-        features.sort(key=lambda f: len(f["input_ids"]))
+        maskings = max(1, min(HELD_OUT_MASKINGS, MAX_HELD_OUT // max(len(features), 1)))
+        rows = sorted(((i, f) for i, f in enumerate(features) for _ in range(maskings)),
+                      key=lambda row: len(row[1]["input_ids"]))
         collate = self.collator(config, seed=config.seed + 1)
         size = 128
-        return [collate(features[i : i + size]) for i in range(0, len(features), size)]
+        batches = []
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            batch = collate([f for _, f in chunk])
+            batch["document"] = torch.tensor([i for i, _ in chunk])
+            batches.append(batch)
+        return batches
 
     def evaluate(self, batches: Sequence[dict[str, Any]]) -> dict[str, float]:
-        """Masked-token accuracy and loss on the held-out documents."""
+        """Loss, and accuracy at the [MASK]ed and at all chosen places, on the held-out documents."""
+        scores, _ = self._score(batches)
+        return scores
+
+    def _score(self, batches: Sequence[dict[str, Any]], guess: int = -1) -> tuple[dict[str, float], list[tuple[int, ...]]]:
+        """:meth:`evaluate`'s scores and, per held-out document, (hits at [MASK]ed places, hits
+        of always answering token ``guess`` there, [MASK]ed places), for a bootstrap over documents."""
         import torch
 
         self.model.eval()
-        total_loss, correct, count = 0.0, 0, 0
+        mask_id = self.tokenizer.mask_token_id
+        total_loss, chosen_hits, chosen, masked_hits, masked = 0.0, 0, 0, 0, 0
+        documents: dict[Any, list[int]] = {}
         with torch.inference_mode():
             for batch in batches:
-                batch = {k: v.to(self.device) for k, v in batch.items()}
+                # rows of one document (masked several times) are pooled; without ids, each row is its own
+                rows = (batch["document"].tolist() if "document" in batch
+                        else [(id(batch), j) for j in range(len(batch["labels"]))])
+                batch = {k: v.to(self.device) for k, v in batch.items() if k != "document"}
+                labels = batch["labels"]
                 loss, logits, targets = mlm_loss(self.model, batch)
                 n = int(targets.numel())
-                if n:
-                    total_loss += float(loss) * n
-                    correct += int((logits.argmax(-1) == targets).sum())
-                    count += n
+                if not n:
+                    continue
+                total_loss += float(loss) * n
+                # logits and targets are the chosen places in row-major order; put them back
+                hit = torch.zeros_like(labels, dtype=torch.bool)
+                hit[labels != -100] = logits.argmax(-1) == targets
+                at_mask = (labels != -100) & (batch["input_ids"] == mask_id)
+                chosen_hits += int(hit.sum())
+                chosen += n
+                masked_hits += int((hit & at_mask).sum())
+                masked += int(at_mask.sum())
+                guessed = labels == guess
+                for row, counts in zip(rows, zip((hit & at_mask).sum(1).tolist(), (guessed & at_mask).sum(1).tolist(),
+                                                 at_mask.sum(1).tolist())):
+                    documents[row] = [a + b for a, b in zip(documents.get(row, [0, 0, 0]), counts)]
         self.model.train()
-        mean = total_loss / max(count, 1)
-        return {"masked_accuracy": correct / max(count, 1), "loss": mean, "perplexity": math.exp(min(mean, 50.0)), "masked_tokens": count}
+        mean = total_loss / max(chosen, 1)
+        scores = {
+            "masked_accuracy": masked_hits / max(masked, 1),
+            "chosen_accuracy": chosen_hits / max(chosen, 1),
+            "loss": mean,
+            "perplexity": math.exp(min(mean, 50.0)),
+            "masked_tokens": masked,
+            "chosen_tokens": chosen,
+        }
+        return scores, [tuple(counts) for counts in documents.values()]
 
-    def unigram_accuracy(self, features: Sequence[dict[str, Any]], batches: Sequence[dict[str, Any]]) -> tuple[str, float]:
-        """The floor a model must rise above: always guessing the commonest training token.
+    def baselines(self, features: Sequence[dict[str, Any]], batches: Sequence[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+        """The floors a model must rise above, on the held-out places it is scored on, and the
+        id of the commonest training token.
 
-        Returns that token and its accuracy on the held-out masked positions. A model stuck on
-        the unigram plateau (the same guess for every [MASK]) scores exactly this.
+        - unigram: always guessing the commonest training token. A model stuck on the unigram
+          plateau (the same guess for every [MASK]) scores exactly this.
+        - copy: answering the token the input shows. At a [MASK] that is never right; at all
+          chosen places it is right on the 10% left unchanged (and on the rare random token
+          that happens to be the original): about 0.10.
         """
         from collections import Counter
 
@@ -259,15 +315,25 @@ class Pretrainer:
             token for f in features
             for token, special in zip(f["input_ids"], f["special_tokens_mask"]) if not special
         )
-        if not counts:
-            return "", 0.0
-        guess = counts.most_common(1)[0][0]
-        hits = total = 0
+        guess = counts.most_common(1)[0][0] if counts else -1
+        mask_id = self.tokenizer.mask_token_id
+        unigram = {"masked": [0, 0], "chosen": [0, 0]}
+        copy = {"masked": [0, 0], "chosen": [0, 0]}
         for batch in batches:
-            targets = batch["labels"][batch["labels"] != -100]
-            hits += int((targets == guess).sum())
-            total += int(targets.numel())
-        return self.tokenizer.convert_ids_to_tokens(guess), hits / max(total, 1)
+            labels, inputs = batch["labels"], batch["input_ids"]
+            chosen = labels != -100
+            for name, where in (("masked", chosen & (inputs == mask_id)), ("chosen", chosen)):
+                unigram[name][0] += int((labels[where] == guess).sum())
+                copy[name][0] += int((labels[where] == inputs[where]).sum())
+                unigram[name][1] += int(where.sum())
+                copy[name][1] += int(where.sum())
+        return guess, {
+            "unigram_token": self.tokenizer.convert_ids_to_tokens(guess) if guess >= 0 else "",
+            "unigram_masked_accuracy": unigram["masked"][0] / max(unigram["masked"][1], 1),
+            "unigram_chosen_accuracy": unigram["chosen"][0] / max(unigram["chosen"][1], 1),
+            "copy_masked_accuracy": copy["masked"][0] / max(copy["masked"][1], 1),
+            "copy_chosen_accuracy": copy["chosen"][0] / max(copy["chosen"][1], 1),
+        }
 
     def fit(
         self, texts: Sequence[str], config: PretrainConfig, *, run: RunContext | None = None, hooks: Any = None
@@ -286,7 +352,7 @@ class Pretrainer:
         train_texts, held_texts = self.split(texts, config)
         features = self.features(train_texts, config.max_length)
         held_out = self.held_out_batches(held_texts, config)
-        unigram_token, unigram_accuracy = self.unigram_accuracy(features, held_out)
+        guess, floors = self.baselines(features, held_out)
         collate = self.collator(config, seed=config.seed)
         generator = torch.Generator().manual_seed(config.seed)
         batches = LengthGroupedBatches([len(f["input_ids"]) for f in features], config.batch_size, generator)
@@ -343,15 +409,21 @@ class Pretrainer:
         for module, p in saved_dropout:
             module.p = p
         first, last = evaluations[0], evaluations[-1]
+        _, documents = self._score(held_out, guess)  # the last evaluation, per document, for its interval
         return {
             "step_loss": step_loss,
             "evaluations": evaluations,
             "masked_accuracy": last["masked_accuracy"],
+            "chosen_accuracy": last["chosen_accuracy"],
             "held_out_loss": last["loss"],
             "perplexity": last["perplexity"],
             "initial_masked_accuracy": first["masked_accuracy"],
-            "unigram_masked_accuracy": unigram_accuracy,
-            "unigram_token": unigram_token,
+            "initial_chosen_accuracy": first["chosen_accuracy"],
+            **floors,
+            "masked_over_unigram_interval": over_unigram_interval(documents, seed=config.seed),
+            "held_out_maskings": sum(len(b["document"]) for b in held_out) // len(held_texts),
+            "held_out_masked_tokens": last["masked_tokens"],
+            "held_out_chosen_tokens": last["chosen_tokens"],
             "initial_held_out_loss": first["loss"],
             "steps": step,
             "epochs": round(step / per_epoch, 3),
@@ -374,6 +446,25 @@ class Pretrainer:
         self.tokenizer.save_pretrained(model_dir)
 
 
+def over_unigram_interval(documents: Sequence[tuple[int, ...]], *, level: float = 0.95,
+                          resamples: int = 2000, seed: int = 0) -> list[float]:
+    """Percentile bootstrap interval of (model - unigram guess) accuracy at the [MASK]ed places.
+
+    ``documents`` holds (model hits, unigram hits, [MASK]ed places) per held-out document; the
+    documents are resampled with replacement (places in one document are not independent).
+    """
+    import numpy as np
+
+    table = np.asarray([d for d in documents if d[2]], dtype=np.float64).reshape(-1, 3)
+    if not len(table):
+        return [0.0, 0.0]
+    rng = np.random.default_rng(seed)
+    picks = table[rng.integers(0, len(table), size=(resamples, len(table)))]
+    gaps = (picks[..., 0].sum(1) - picks[..., 1].sum(1)) / picks[..., 2].sum(1)
+    tail = (1 - level) / 2 * 100
+    return [float(v) for v in np.percentile(gaps, [tail, 100 - tail])]
+
+
 def pretraining_curves(metrics: dict[str, Any], path: Path) -> Path:
     """MLM loss per step (and held-out) on the left, held-out masked-token accuracy on the right."""
     from matplotlib.figure import Figure  # not pyplot: a notebook's backend and figures stay as they are
@@ -386,13 +477,22 @@ def pretraining_curves(metrics: dict[str, Any], path: Path) -> Path:
     left.plot([e["step"] for e in evals], [e["loss"] for e in evals], "o-", label="held-out")
     left.set(title="masked-LM loss", xlabel="step", ylabel="cross-entropy")
     left.legend()
-    right.plot([e["step"] for e in evals], [e["masked_accuracy"] for e in evals], "o-", label="model")
+    at = [e["step"] for e in evals]
+    right.plot(at, [e["masked_accuracy"] for e in evals], "o-", label="model, at [MASK]")
     top = max(e["masked_accuracy"] for e in evals)
+    if all("chosen_accuracy" in e for e in evals):
+        right.plot(at, [e["chosen_accuracy"] for e in evals], "s--", label="model, all chosen places")
+        top = max(top, *(e["chosen_accuracy"] for e in evals))
     if "unigram_masked_accuracy" in metrics:
         floor = metrics["unigram_masked_accuracy"]
-        right.axhline(floor, color="grey", linestyle=":", label=f"always '{metrics['unigram_token']}'")
+        right.axhline(floor, color="grey", linestyle=":", label=f"always '{metrics['unigram_token']}', at [MASK]")
         top = max(top, floor)
-        right.legend()
+    if "copy_chosen_accuracy" in metrics:
+        copy = metrics["copy_chosen_accuracy"]
+        right.axhline(copy, color="grey", linestyle="-.", label="copy the input, all chosen places")
+        top = max(top, copy)
+    if len(right.get_lines()) > 1:
+        right.legend(fontsize="small")
     right.set(title="held-out masked-token accuracy", xlabel="step", ylim=(0, max(0.05, 1.15 * top)))
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -1,9 +1,13 @@
 """Which parameters a fine-tuning run trains: everything, the head, the top layers, or LoRA.
 
-Under differential privacy the noise added to each step grows with the number of trained
-parameters, so training fewer of them (on good pretrained features) is the standard remedy
-(Tramer & Boneh 2021; Yu et al. 2021; Li et al. 2022). The strategies here are the ones the
-privacy lesson compares:
+Under DP-SGD the noise multiplier sigma depends only on epsilon, delta, the sample rate and the
+number of steps, not on the model. What grows with the number d of trained parameters is the
+noise vector: each step adds N(0, sigma^2 C^2) to every one of the d coordinates, so its norm is
+about sigma * C * sqrt(d), while each example's clipped gradient has norm at most C whatever d
+is. Training fewer parameters on good pretrained features therefore keeps more signal per unit
+of noise, which is why it is the usual remedy (Tramer & Boneh 2021; Yu et al. 2021), though Li
+et al. (2022) show that all parameters can train well too when the hyper-parameters suit DP.
+The strategies here are the ones the privacy lesson compares:
 
 - ``all``: every parameter (the usual fine-tuning);
 - ``head``: the pooler and the classifier only (a probe on frozen features);

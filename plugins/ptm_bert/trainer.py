@@ -48,6 +48,9 @@ class TrainConfig:
     progress: bool = True
     trainable: str = "all"
     micro_batch_size: int | None = None
+    # "auto": bf16 autocast on a GPU that supports it, float32 elsewhere; "fp32"; "bf16": bf16
+    # autocast on any device with native bf16 arithmetic (refused elsewhere, and under DP-SGD).
+    precision: str = "auto"
     # An end-of-epoch checkpoint in the run folder, for `ptm train --resume` (removed when the
     # run finishes).
     checkpoint: bool = True
@@ -62,6 +65,71 @@ class TrainConfig:
             raise ConfigError(
                 f"--max-length {self.max_length} exceeds the model's limit of {model_max_length} tokens"
             )
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision '{self.precision}'; use {', '.join(PRECISIONS)}")
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def bf16_supported(device: str) -> bool:
+    """Whether ``device`` does bf16 arithmetic natively: a CUDA GPU that says so, or a CPU with
+    AVX512-BF16 or AMX (elsewhere torch emulates bf16 on the CPU, slower than float32)."""
+    import torch
+
+    if str(device).startswith("cuda"):
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device == "cpu":
+        native = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        return any(getattr(torch.cpu, name, lambda: False)() for name in native)
+    return False
+
+
+def flops_per_token(model: Any, batch: Mapping[str, Any]) -> dict[str, int]:
+    """Training FLOPs per token of ``model`` as its parameters are set to train, counted on
+    one forward pass over ``batch`` (any few rows; nothing is learned and no randomness drawn).
+
+    Why (the estimate of Kaplan et al., 2020, split by what is trained): a linear layer
+    ``y = W x`` with ``|W|`` weights costs per token
+
+    - forward: ``2 |W|`` (a multiply and an add per weight), in every layer;
+    - backward, the activation gradient ``dL/dx = W^T dL/dy``: ``2 |W|``, only where ``x``
+      depends on a trained parameter (some trained weight lies below this layer; otherwise
+      nothing below needs the gradient and autograd does not compute it);
+    - backward, the weight gradient ``dL/dW = dL/dy x^T``: ``2 |W|``, only where ``W`` is trained.
+
+    Training everything (embeddings included) gives the familiar ``6 N`` for ``N`` linear
+    weights; the head alone ``2 N`` plus the head's own; LoRA about ``4 N``, because the
+    activation gradients still run down to the lowest adapter. Counted here from what autograd
+    will really do: a hook on every ``torch.nn.Linear`` (peft's LoRA matrices included) records
+    whether its input requires a gradient and whether its weight is trained. Left out, as in the
+    usual ``6 N``: biases, layer norms, softmax, the attention-score products (about
+    ``length / 6 d`` of the total: 3% at 64 tokens in MiniLM) and the embedding lookups (a
+    gather, not a product; their gradient is a scatter-add). The head's layers, applied once
+    per sequence, are counted once per token (an overcount, small next to the encoder's layers).
+    """
+    import torch
+
+    layers: list[tuple[int, bool, bool]] = []  # (|W|, input needs its gradient, W trained)
+
+    def record(module: Any, inputs: tuple[Any, ...], output: Any) -> None:
+        layers.append((module.weight.numel(), bool(inputs[0].requires_grad), module.weight.requires_grad))
+
+    handles = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    training = model.training
+    model.eval()  # eval draws no dropout masks, so the training run's random stream is untouched
+    try:
+        with torch.enable_grad():
+            model(**batch)
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(training)
+    return {
+        "forward": sum(2 * n for n, _, _ in layers),
+        "activation_gradients": sum(2 * n for n, needed, _ in layers if needed),
+        "weight_gradients": sum(2 * n for n, _, trained in layers if trained),
+    }
 
 
 def config_from(cls: type, options: Mapping[str, Any], what: str = "training") -> Any:
@@ -185,6 +253,10 @@ class FineTuner:
         config = _as_config(config)
         config.check(self.max_positions)
         trainable.check_strategy(config.trainable, self.model.config.num_hidden_layers)
+        if config.precision == "bf16" and not bf16_supported(self.device):
+            raise ConfigError(
+                f"precision bf16: this {self.device} has no native bf16 arithmetic; use fp32 or auto"
+            )
         return config
 
     # -- data -----------------------------------------------------------------------------
@@ -280,12 +352,14 @@ class FineTuner:
         """
         import torch
         from tqdm.auto import tqdm
-        from transformers import get_linear_schedule_with_warmup, set_seed
+        from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup, set_seed
 
         from ptm_bert import checkpoint, trainable
         from toolkit.progress import bar_options
 
         config = self.check(config)
+        if config.precision == "bf16" and privacy is not None:
+            raise ConfigError("precision bf16 is not available with a privacy mechanism; use fp32 or auto")
         run = run or RunContext("train")
         world, rank = distributed.world_size(), distributed.rank()
         if world > 1:
@@ -298,6 +372,12 @@ class FineTuner:
         model = self.model
         features = self.encode(train, config.max_length)
         loader = self.loader(features, config, positions=privacy is not None)
+        # Training cost: forward in every layer, backward only where needed (flops_per_token);
+        # counted on the bare model, before a privacy engine or DDP wraps it.
+        probe = DataCollatorWithPadding(self.tokenizer)(
+            [{k: v for k, v in f.items() if k != "labels"} for f in features[:2]]
+        )
+        per_token = flops_per_token(self.model, {k: v.to(self.device) for k, v in probe.items()})
         optimizer = torch.optim.AdamW(
             [p for p in model.parameters() if p.requires_grad],
             lr=config.lr,
@@ -323,23 +403,22 @@ class FineTuner:
 
             local = [int(self.device.split(":")[1])] if self.device.startswith("cuda:") else None
             model = DistributedDataParallel(model, device_ids=local)
-        # bf16 autocast where the GPU supports it; the CPU path stays in float32 (the reference),
-        # and so does DP-SGD (Opacus' per-example gradients are computed in the layers' dtype).
+        # bf16 autocast where asked, or by default on a GPU that supports it; the CPU stays in
+        # float32 by default (the reference), and so does DP-SGD (Opacus' per-example gradients
+        # are computed in the layers' dtype).
+        on_gpu = str(self.device).startswith("cuda")
+        bf16 = config.precision == "bf16" or (
+            config.precision == "auto" and on_gpu and bf16_supported(self.device) and privacy is None
+        )
         autocast = (
-            torch.autocast("cuda", dtype=torch.bfloat16)
-            if str(self.device).startswith("cuda") and torch.cuda.is_bf16_supported() and privacy is None
-            else contextlib.nullcontext()
+            torch.autocast("cuda" if on_gpu else str(self.device), dtype=torch.bfloat16)
+            if bf16 else contextlib.nullcontext()
         )
         total_steps = config.epochs * len(loader)
         scheduler = get_linear_schedule_with_warmup(
             optimizer, math.ceil(config.warmup_ratio * total_steps), total_steps
         )
         run.model, run.tokenizer, run.optimizer = model, self.tokenizer, optimizer
-        # Training cost, the usual estimate: ~6 FLOPs per non-embedding parameter per token
-        # (2 forward, 4 backward; Kaplan et al., 2020).
-        dense_params = sum(
-            p.numel() for n, p in self.model.named_parameters() if "embeddings" not in n
-        )
         history: list[dict[str, Any]] = []
         step_losses: list[float] = []
         step = 0
@@ -471,7 +550,9 @@ class FineTuner:
             "steps": step,
             "examples_per_second": examples_seen / train_seconds if train_seconds else 0.0,
             "tokens_seen": tokens,
-            "train_flops_estimate": 6 * dense_params * tokens,
+            "train_flops_estimate": sum(per_token.values()) * tokens,
+            "train_flops_per_token": per_token,
+            "precision": "bf16" if bf16 else "fp32",
             "train_seconds": train_seconds,
             "seconds": time.perf_counter() - started,
             "trainable": config.trainable,

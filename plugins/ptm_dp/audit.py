@@ -4,11 +4,18 @@ The attack is the loss threshold of Yeom et al. (2018), written out by hand beca
 the privacy lesson teaches: a model fits its training examples better than unseen ones, so an
 example with a low loss is guessed to be a member. Sweeping the threshold gives a ROC curve
 (scikit-learn computes it). Following Carlini et al. (2022) we report, besides the area under
-the curve, the true-positive rate at low false-positive rates (0.1% and 1%): an attack that
-confidently identifies even a few members is a real leak, whatever its average accuracy.
+the curve, the true-positive rate at low false-positive rates: an attack that confidently
+identifies even a few members is a real leak, whatever its average accuracy.
 
-DP bounds every such attack: at (epsilon, delta)-DP, TPR <= e^epsilon * FPR + delta at every
-threshold (Kairouz et al. 2015), which :func:`dp_bound` draws next to the measured curve.
+A rate is only as good as the number of non-members behind it: at FPR f among n non-members the
+threshold lets through f * n of them, and below :data:`MIN_FALSE_POSITIVES` false positives the
+threshold's own FPR is a guess. So the TPR is reported only at the rates of :data:`FPRS` with
+f * n >= MIN_FALSE_POSITIVES (with 200 non-members, 5% and up), and every number comes with a
+bootstrap interval (members and non-members resampled, the threshold chosen again each time).
+
+DP bounds every such attack: at (epsilon, delta)-DP, TPR <= e^epsilon * FPR + delta and
+1 - FPR <= e^epsilon * (1 - TPR) + delta at every threshold (Kairouz et al. 2015), which
+:func:`dp_bound` draws next to the measured curve.
 """
 
 from __future__ import annotations
@@ -21,19 +28,38 @@ from typing import Any
 
 from toolkit.errors import ConfigError
 
-LOW_FPRS = (0.001, 0.01)
+FPRS = (0.001, 0.01, 0.05)
+"""The false-positive rates at which the true-positive rate is reported, where supported."""
+
+MIN_FALSE_POSITIVES = 5
+"""The TPR at FPR f is reported only if f * non-members >= this many false positives."""
+
+BOOTSTRAP_SAMPLES = 1000
+"""Resamples behind each interval (percentile bootstrap, 95%)."""
 
 
 @dataclass(frozen=True)
 class AuditResult:
-    """The attack's success on one model."""
+    """The attack's success on one model.
+
+    Attributes:
+        auc: the area under the ROC curve (0.5 is guessing); ``auc_interval`` its 95% bootstrap
+            interval.
+        tpr_at_fpr: the TPR at each false-positive rate of :data:`FPRS` that the non-members
+            support (keys ``"0.05"``...); ``tpr_interval`` the 95% bootstrap interval of each.
+        lowest_fpr: the lowest rate reported: MIN_FALSE_POSITIVES / non-members.
+        fpr_resolution: one false positive among the non-members (the plot's floor).
+    """
 
     auc: float
+    auc_interval: tuple[float, float]
     tpr_at_fpr: dict[str, float]
+    tpr_interval: dict[str, tuple[float, float]]
     members: int
     non_members: int
     member_loss: float
     non_member_loss: float
+    lowest_fpr: float
     fpr_resolution: float
     epsilon: float | None = None
     delta: float | None = None
@@ -47,12 +73,46 @@ class AuditResult:
         return out
 
 
+def supported_fprs(non_members: int) -> tuple[float, ...]:
+    """The rates of :data:`FPRS` at which ``non_members`` give enough false positives."""
+    return tuple(f for f in FPRS if f * non_members >= MIN_FALSE_POSITIVES - 1e-9)
+
+
+def _tpr_at(fpr: Any, tpr: Any, target: float) -> float:
+    """The best TPR of a threshold whose FPR is at most ``target`` (ROC points from sklearn)."""
+    within = tpr[fpr <= target + 1e-12]
+    return float(within.max()) if len(within) else 0.0
+
+
+def _auc_and_tprs(members: Any, others: Any, targets: Sequence[float]) -> tuple[float, list[float]]:
+    """What sklearn's ROC gives, from sorting alone (the bootstrap calls this 1,000 times).
+
+    AUC is the Mann-Whitney statistic: the chance that a member scores above a non-member
+    (ties count half). At FPR f the best threshold lets through k = floor(f n) non-members, so
+    it sits just above the (k+1)-th highest non-member score and catches every member above it.
+    """
+    import numpy as np
+    from scipy.stats import rankdata
+
+    scores = -np.concatenate([members, others])  # the lower the loss, the more likely a member
+    ranks = rankdata(scores)[: len(members)]
+    auc = float((ranks.sum() - len(members) * (len(members) + 1) / 2) / (len(members) * len(others)))
+    descending = np.sort(-others)[::-1]
+    tprs = []
+    for target in targets:
+        k = int(math.floor(target * len(others) + 1e-9))
+        tprs.append(1.0 if k >= len(others) else float(np.mean(-members > descending[k])))
+    return auc, tprs
+
+
 def loss_threshold_attack(
     member_losses: Sequence[float],
     non_member_losses: Sequence[float],
     *,
     epsilon: float | None = None,
     delta: float | None = None,
+    bootstrap: int = BOOTSTRAP_SAMPLES,
+    seed: int = 0,
 ) -> AuditResult:
     """Score each example by its negated loss and measure how well that separates members."""
     import numpy as np
@@ -62,22 +122,35 @@ def loss_threshold_attack(
         raise ConfigError("the audit needs both members and non-members; check --members and --non-members")
     members = np.asarray(member_losses, dtype=float)
     others = np.asarray(non_member_losses, dtype=float)
+    targets = supported_fprs(len(others))
     truth = np.concatenate([np.ones(len(members)), np.zeros(len(others))])
     # The attack: the lower the loss, the more likely a member.
     score = -np.concatenate([members, others])
-    fpr, tpr, _ = roc_curve(truth, score)
-    at = {}
-    for target in LOW_FPRS:
-        within = tpr[fpr <= target]
-        at[f"{target:g}"] = float(within.max()) if len(within) else 0.0
+    # every threshold kept: dropping collinear points can drop the best one under a target FPR
+    fpr, tpr, _ = roc_curve(truth, score, drop_intermediate=False)
+    rng = np.random.default_rng(seed)
+    resampled = [
+        _auc_and_tprs(rng.choice(members, len(members)), rng.choice(others, len(others)), targets)
+        for _ in range(bootstrap)
+    ]
+
+    def interval(values: list[float]) -> tuple[float, float]:
+        if not values:
+            return (math.nan, math.nan)
+        low, high = np.percentile(values, [2.5, 97.5])
+        return (float(low), float(high))
+
     return AuditResult(
         auc=float(roc_auc_score(truth, score)),
-        tpr_at_fpr=at,
+        auc_interval=interval([auc for auc, _ in resampled]),
+        tpr_at_fpr={f"{t:g}": _tpr_at(fpr, tpr, t) for t in targets},
+        tpr_interval={f"{t:g}": interval([tprs[i] for _, tprs in resampled]) for i, t in enumerate(targets)},
         members=len(members),
         non_members=len(others),
         member_loss=float(members.mean()),
         non_member_loss=float(others.mean()),
-        # Below one false positive among the non-members, a rate cannot be measured.
+        lowest_fpr=MIN_FALSE_POSITIVES / len(others),
+        # Below one false positive among the non-members, a rate cannot be measured at all.
         fpr_resolution=1.0 / len(others),
         epsilon=epsilon,
         delta=delta,

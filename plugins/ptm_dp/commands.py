@@ -74,9 +74,11 @@ def audit_command(run_dir: Path, members: str | None, non_members: str | None, p
                   device: str, as_json: bool) -> None:
     """Membership inference on a trained run: a loss-threshold attack (Yeom et al. 2018).
 
-    Reports ROC AUC and the true-positive rate at 0.1% and 1% false positives, with a ROC plot.
+    Reports ROC AUC and the true-positive rate at 0.1%, 1% and 5% false positives, each only
+    where the non-members give at least 5 false positives, with 95% bootstrap intervals and a
+    ROC plot.
     """
-    from ptm_dp.audit import audit_run, plot_roc
+    from ptm_dp.audit import MIN_FALSE_POSITIVES, audit_run, plot_roc
 
     with ptm_errors():
         result, folder = audit_run(plugin_manager(), run_dir, members=members,
@@ -89,14 +91,19 @@ def audit_command(run_dir: Path, members: str | None, non_members: str | None, p
     if as_json:
         click.echo(json.dumps({**result.to_dict(), "plot": str(target)}))
         return
-    tpr = result.tpr_at_fpr
-    click.echo(
-        f"attack AUC {result.auc:.3f} on {result.members} members vs {result.non_members} non-members "
-        f"(0.5 = guessing)\nTPR at 0.1% FPR {tpr['0.001']:.3f}, at 1% FPR {tpr['0.01']:.3f} "
-        f"(smallest measurable FPR {result.fpr_resolution:.3g})\n"
-        f"mean loss: members {result.member_loss:.3f}, non-members {result.non_member_loss:.3f}\n"
-        f"ROC plot: {target}"
-    )
+    low, high = result.auc_interval
+    lines = [f"attack AUC {result.auc:.3f} (95% interval {low:.3f}-{high:.3f}) on {result.members} "
+             f"members vs {result.non_members} non-members (0.5 = guessing)"]
+    for rate, tpr in result.tpr_at_fpr.items():
+        lo, hi = result.tpr_interval[rate]
+        lines.append(f"TPR at {float(rate):.1%} FPR {tpr:.3f} (95% interval {lo:.3f}-{hi:.3f})")
+    lines += [
+        f"(a TPR is reported at FPRs of {result.lowest_fpr:.2%} and up: {MIN_FALSE_POSITIVES} false "
+        f"positives among {result.non_members} non-members)",
+        f"mean loss: members {result.member_loss:.3f}, non-members {result.non_member_loss:.3f}",
+        f"ROC plot: {target}",
+    ]
+    click.echo("\n".join(lines))
 
 
 @privacy_group.command("accountants")

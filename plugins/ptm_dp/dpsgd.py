@@ -18,6 +18,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+from ptm_dp.defaults import DELTA_FRACTION
 from toolkit.errors import ConfigError, PtmWarning
 
 
@@ -50,7 +51,9 @@ class DPSGD:
     Args:
         epsilon: the target epsilon for the whole run (``math.inf`` trains without noise or
             clipping, the non-private reference of a sweep).
-        delta: the target delta; ``None`` means 1/N for N training examples.
+        delta: the target delta; ``None`` means 1/(10 N) for N training examples, well below
+            the 1/N at which a mechanism may publish one whole record (see
+            :data:`ptm_dp.defaults.DELTA_FRACTION`).
         max_grad_norm: the per-example clipping norm C.
         accountant: ``rdp`` (Mironov 2017), ``prv`` (Gopi et al. 2021) or ``gdp`` (Dong et al. 2019).
         grad_sample_mode: Opacus' per-sample gradient engine (``hooks``, ``functorch``, ``ghost``).
@@ -71,7 +74,7 @@ class DPSGD:
         if not self.epsilon_target > 0:
             raise ConfigError(f"epsilon must be > 0, got {self.epsilon_target}; try --epsilon 8")
         if self.delta is not None and not 0 < self.delta < 1:
-            raise ConfigError(f"delta must lie in (0, 1), got {self.delta}; leave it out for 1/N")
+            raise ConfigError(f"delta must lie in (0, 1), got {self.delta}; leave it out for 1/(10 N)")
         if not self.max_grad_norm > 0:
             raise ConfigError(f"--max-grad-norm must be > 0, got {self.max_grad_norm}; try 1.0")
         if self.accountant not in ACCOUNTANTS:
@@ -103,7 +106,7 @@ class DPSGD:
             )
         self.examples = examples
         if self.delta is None:
-            self.delta = 1.0 / examples
+            self.delta = DELTA_FRACTION / examples
         elif self.delta >= 1.0 / examples:
             warnings.warn(
                 f"delta {self.delta:g} is at least 1/N = {1 / examples:g} for N = {examples} "

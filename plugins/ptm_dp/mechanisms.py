@@ -9,6 +9,12 @@ pure epsilon-DP) and ``GaussianAnalytic`` (Balle & Wang, 2018: the smallest sigm
 a neighbour, and measures from histograms how close the two output distributions come to
 breaking the inequality above.
 
+An empirical check can only find a violation, never certify DP: it looks at one pair D, D', at
+histogram bins rather than every set S, and at finitely many samples, so a mechanism that leaks
+on another pair, in a narrow set of outputs or with a small probability passes it. The guarantee
+comes from the calibration (the sensitivity and the noise's scale, derived on paper); the check
+is a test that would catch a mis-calibrated one, such as noise of the wrong scale.
+
 numpy, diffprivlib and matplotlib are imported inside the functions that use them, so that
 importing this module (and ``ptm --help``) stays fast.
 """
@@ -290,7 +296,8 @@ class PrivacyLossEstimate:
         bins_compared: how many bins the log ratio was measured on.
         bins: how many bins the histograms have.
         bound_holds: with delta = 0, ``max_log_ratio <= epsilon + log_ratio_slack``; with
-            delta > 0, ``excess_mass <= delta + excess_mass_slack``.
+            delta > 0, ``excess_mass <= delta + excess_mass_slack``. True means no violation was
+            found on these bins and samples, not that the mechanism is DP.
     """
 
     max_log_ratio: float
@@ -409,7 +416,8 @@ class MechanismCheck:
         max_log_ratio, log_ratio_slack, excess_mass, excess_mass_slack, bins_compared:
             as in :class:`PrivacyLossEstimate`.
         bound_holds: Laplace: ``max_log_ratio <= epsilon + log_ratio_slack``; Gaussian:
-            ``excess_mass <= delta + excess_mass_slack``.
+            ``excess_mass <= delta + excess_mass_slack``. False is evidence of a violation (wrong
+            at most :data:`FALSE_ALARM_RATE` of the time); True only says none was found.
         samples: how many releases were drawn on each of D and D'.
         seed: the seed they were drawn with.
         bin_width: the histogram bin width (half the noise scale).
@@ -464,12 +472,15 @@ def empirical_check(
     samples: int = DEFAULT_SAMPLES,
     seed: int | None = 0,
 ) -> MechanismCheck:
-    """Run the mechanism ``samples`` times on D = ``texts`` and on a neighbour D', and measure.
+    """Run the mechanism ``samples`` times on D = ``texts`` and on a neighbour D', and look for a
+    violation of the (epsilon, delta) promise.
 
-    D' removes the last text (``count``) or replaces the text whose length is most extreme
-    (``mean-length``). The noise is calibrated to the query's sensitivity on D; the histograms of
-    the two output samples are compared by :func:`measure_privacy_loss` with bins half the noise
-    scale wide. ``delta=None`` means 0 for Laplace and 1e-5 for Gaussian.
+    The check can find a violation but never certify DP (see the module docstring): it tests
+    one neighbour, on histogram bins, with finite samples. D' removes the last text (``count``)
+    or replaces the text whose length is most extreme (``mean-length``). The noise is calibrated
+    to the query's sensitivity on D; the histograms of the two output samples are compared by
+    :func:`measure_privacy_loss` with bins half the noise scale wide. ``delta=None`` means 0 for
+    Laplace and 1e-5 for Gaussian.
 
     Raises:
         ConfigError: an unknown query or mechanism, a bad epsilon or delta (see
@@ -566,7 +577,7 @@ def plot_check(check: MechanismCheck, path: str | Path) -> Path:
     axes.set_xlim(min(low, *answers), max(high, *answers))
     axes.set_xlabel(f"released {check.query}")
     axes.set_ylabel("density")
-    verdict = "bound held" if check.bound_holds else "bound BROKEN"
+    verdict = "no violation found" if check.bound_holds else "VIOLATION found"
     axes.set_title(
         f"{check.mechanism.capitalize()} mechanism on {check.query}: ε = {check.epsilon:g}, "
         f"δ = {check.delta:g} ({verdict})"

@@ -8,12 +8,15 @@ record, ``toolkit.explanations.explanation_from_scores`` and ``toolkit.errors``.
 GradientSHAP (Lundberg and Lee, NeurIPS 2017; Captum's ``GradientShap``) averages the
 gradient times the input-minus-baseline difference at random points between random baselines
 and the input: integrated gradients with the path and the baseline sampled instead of fixed
-(the "expected gradients" of Erion et al., 2021).
+(the "expected gradients" of Erion et al., 2021). Its scores therefore sum to the target logit
+at the input minus the *mean* logit at the baselines only in expectation over those draws; one
+explanation from ``n_samples`` draws misses that total by a sampling error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from toolkit import hookimpl
@@ -41,7 +44,7 @@ class GradientShapExplainer:
         if n_samples < 1:
             raise ConfigError(f"n_samples must be at least 1, got {n_samples}")
         self.model, self.tokenizer = model.eval(), tokenizer
-        self.n_samples, self.stdevs, self.seed = n_samples, stdevs, seed
+        self.n_samples, self.stdevs, self.seed = int(n_samples), float(stdevs), int(seed)
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         self.max_length = int(model.config.max_position_embeddings)
 
@@ -75,13 +78,14 @@ class GradientShapExplainer:
                     embed(torch.where(keep, ids, torch.full_like(ids, token)))
                     for token in (self.tokenizer.pad_token_id, self.tokenizer.mask_token_id)
                 ])
-            torch.manual_seed(self.seed)  # the samples are random: fix them for repeatable scores
-            scores = gradient_shap.attribute(inputs, baselines=baselines, target=index, n_samples=self.n_samples,
-                                             stdevs=self.stdevs, additional_forward_args=(mask,))
+            with _seeded(self.seed, device):  # the draws are random: fix them for repeatable scores
+                scores = gradient_shap.attribute(inputs, baselines=baselines, target=index, n_samples=self.n_samples,
+                                                 stdevs=self.stdevs, additional_forward_args=(mask,))
             out.append(explanation_from_scores(
                 text, self.tokenizer, scores.sum(-1)[0].tolist(), method=METHOD, target=index,
                 label_names=self.labels, probability=float(probs[index]), max_length=self.max_length,
-                options={"n_samples": self.n_samples, "stdevs": self.stdevs, "baselines": "pad+mask"},
+                options={"n_samples": self.n_samples, "stdevs": self.stdevs, "seed": self.seed,
+                         "baselines": "pad+mask"},
             ))
         return out
 
@@ -97,6 +101,26 @@ class GradientShapExplainer:
         if not 0 <= index < len(self.labels):
             raise ConfigError(f"target {index} is out of range: the model has {len(self.labels)} classes")
         return index
+
+
+@contextmanager
+def _seeded(seed: int, device: Any) -> Iterator[None]:
+    """Seed the generators Captum's GradientShap draws from, and restore them afterwards.
+
+    Captum's GradientShap (0.9) draws the baselines and the points on the path with NumPy's
+    global generator (``np.random.choice``, ``np.random.uniform``) and the input noise with
+    torch's, so seeding torch alone leaves the scores random."""
+    import numpy as np
+    import torch
+
+    state = np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            np.random.seed(seed)
+            torch.manual_seed(seed)
+            yield
+    finally:
+        np.random.set_state(state)
 
 
 @hookimpl

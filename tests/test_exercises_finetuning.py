@@ -1,0 +1,91 @@
+"""The finetuning lesson's graded exercises: each reference answer passes its tests, a plausible
+wrong answer (a textual mutation of the reference) is caught with a message a student can act
+on, and the blank student answer fails."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from toolkit.grading import answer_cells, assign, check
+
+SRC = Path(__file__).resolve().parent.parent / "tutorials" / "finetuning.ipynb"
+
+# question -> the names its answer cells read from the notebook (besides their own imports)
+NOTEBOOK_NAMES = {"q_warmup_steps": lambda: {"math": math, "WARMUP": 0.1, "metrics": {"steps": 53}}}
+
+# question -> (reference text, its mutation, words the failure message must contain)
+MUTATIONS = {
+    "mean_pool": [
+        ("weights.sum(dim=1).clamp_min(1.0)", "hidden.shape[1]", "divide by the number of real tokens"),
+    ],
+    "train_loop": [
+        ("            optimizer.zero_grad()\n", "", "gradients pile up"),
+        ("loss = model(**batch).loss",
+         'loss = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).loss',
+         "labels"),
+        ("    model.train()\n", "", "training mode"),
+        ("            scheduler.step()\n", "", "learning rate never changes"),
+    ],
+    "evaluate_accuracy": [
+        ("    model.eval()\n", "", "evaluation mode"),
+        ('total += len(batch["labels"])', "total += 1", "divide by the number of sentences"),
+    ],
+    "q_warmup_steps": [("math.ceil(", "round(", "rounded up")],
+    "q_loss_none": [('"b"', '"a"', "not that one")],
+    "q_eval": [('"a"', '"b"', "torch.no_grad()")],
+    "q_dropout_scale": [("1 / (1 - 0.1)", "1 - 0.1", "expected activation")],
+    "loop_matches_ptm": [("evaluate_accuracy(loop_model, test_batches)",
+                          "evaluate_accuracy(loop_model, train_batches)", "more than 0.03 apart")],
+}
+
+
+@pytest.fixture(scope="module")
+def assigned():
+    return assign(SRC)
+
+
+def _loop_names() -> dict:
+    """Stand-ins for the notebook's MiniLM run: the check compares two numbers, so the loop's
+    answer cell runs on stubs that score 0.80 on test and 0.95 on the training batches."""
+    test, train = object(), object()
+    return {
+        "train_loop": lambda model, batches, **settings: model,
+        "evaluate_accuracy": lambda model, batches: {id(test): 0.80, id(train): 0.95}[id(batches)],
+        "loop_loaded": SimpleNamespace(model=object()), "train_batches": train, "test_batches": test,
+        "EPOCHS": 1, "LR": 1e-4, "WARMUP": 0.1, "WEIGHT_DECAY": 0.01, "SEED": 42, "ptm_accuracy": 0.8125,
+    }
+
+
+def _run(question: str, source: str):
+    names = _loop_names() if question == "loop_matches_ptm" else NOTEBOOK_NAMES.get(question, dict)()
+    namespace = dict(names)
+    exec(source, namespace)
+    return check(SRC, question, namespace)
+
+
+def test_the_lesson_has_its_questions(assigned):
+    assert set(assigned.tests) == set(MUTATIONS)
+    assert sum(assigned.points.values()) == 12
+    written = [q for q in assigned.tests if q.startswith("q_")]
+    assert len(assigned.tests) - len(written) >= 3 and len(written) >= 2
+
+
+@pytest.mark.parametrize("question", sorted(MUTATIONS))
+def test_reference_passes_mutation_fails_blank_fails(assigned, question):
+    reference = "\n\n".join(answer_cells(assigned.solution)[question])
+    result = _run(question, reference)
+    assert result.passed, result.message
+    for old, new, words in MUTATIONS[question]:
+        mutated = reference.replace(old, new)
+        assert mutated != reference, f"the mutation {old!r} no longer applies to {question}'s answer"
+        result = _run(question, mutated)
+        assert not result.passed, f"{question}: the mutation {old!r} -> {new!r} was not caught"
+        assert words in result.message, result.message
+    blank = "\n\n".join(answer_cells(assigned.student)[question])
+    assert "..." in blank
+    result = _run(question, blank)
+    assert not result.passed and result.message
