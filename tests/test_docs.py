@@ -70,7 +70,7 @@ def graded_solutions(tmp_path_factory):
                 copy_notebook(pm, lesson.id, submissions, solutions=True)
         env = {**os.environ, "TQDM_DISABLE": "1"}
         result = subprocess.run(
-            [sys.executable, "-m", "toolkit.cli", "lesson", "grade", str(submissions), "--json", "--jobs", "2",
+            [sys.executable, "-m", "toolkit.cli", "lesson", "grade", str(submissions), "--json", "--jobs", "2", "--timeout", "1500",
              "--executed", str(folder / "executed")],
             env=env, capture_output=True, text=True, timeout=1800,
         )
