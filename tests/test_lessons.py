@@ -103,7 +103,7 @@ def test_lessons_are_listed_in_course_order_and_a_plugin_can_slot_in(ptm_registe
     ids = [r["id"] for r in json.loads(ptm_cli("lesson", "list", "--json").stdout)]
     # The course runs pretraining -> fine-tuning -> privacy -> explanations, not by name;
     # order=15 puts a plugin's lesson between the first two, the default (1000) after them all.
-    assert ids[:4] == ["pretraining", "tokenizers", "finetuning", "privacy"]
+    assert ids[:5] == ["pretraining", "tokenizers", "finetuning", "training-cost", "privacy"]
     assert ids.index("explainability") < ids.index("private-and-explainable") < ids.index("write-a-plugin")
     assert ids[-1] == "aaa-appendix"
     text = ptm_cli("lesson", "list").output.splitlines()
