@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from toolkit.grading import answer_cells, assign, check
+from exercise_checks import exercise_tests
 
 SRC = Path(__file__).resolve().parent.parent / "tutorials" / "explainability.ipynb"
 
@@ -40,42 +38,5 @@ MUTATIONS = {
 }
 
 
-@pytest.fixture(scope="module")
-def assigned():
-    return assign(SRC)
-
-
-def _namespace(sources: list[str]) -> dict:
-    namespace: dict = {}
-    exec("\n\n".join(sources), namespace)
-    return namespace
-
-
-def test_every_question_has_its_checks(assigned):
-    assert set(assigned.tests) == set(MUTATIONS)
-    assert sum(1 for q in assigned.tests if not q.startswith("q_")) >= 3  # written functions
-    assert sum(1 for q in assigned.tests if q.startswith("q_")) >= 2  # written questions
-
-
-@pytest.mark.parametrize("question", sorted(MUTATIONS))
-def test_the_reference_answer_passes(assigned, question):
-    result = check(SRC, question, _namespace(answer_cells(assigned.solution)[question]))
-    assert result.passed, result.message
-
-
-@pytest.mark.parametrize("question,mutation", [(q, m) for q, ms in MUTATIONS.items() for m in ms],
-                         ids=lambda v: v if isinstance(v, str) else v[1][:30])
-def test_a_plausible_wrong_answer_is_caught(assigned, question, mutation):
-    old, new, words = mutation
-    sources = answer_cells(assigned.solution)[question]
-    wrong = [s.replace(old, new) for s in sources]
-    assert wrong != sources, f"the mutation {old!r} -> {new!r} did not change the answer"
-    result = check(SRC, question, _namespace(wrong))
-    assert not result.passed
-    assert words.lower() in result.message.lower(), result.message
-
-
-@pytest.mark.parametrize("question", sorted(MUTATIONS))
-def test_the_blank_answer_fails(assigned, question):
-    result = check(SRC, question, _namespace(answer_cells(assigned.student)[question]))
-    assert not result.passed and result.message
+(test_every_question_has_its_checks, test_the_reference_answer_passes,
+ test_a_plausible_wrong_answer_is_caught, test_the_blank_answer_fails) = exercise_tests(SRC, MUTATIONS)

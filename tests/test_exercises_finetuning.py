@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from toolkit.grading import answer_cells, assign, check
+from toolkit.grading import answer_source, assign, check, run_answer
 
 SRC = Path(__file__).resolve().parent.parent / "tutorials" / "finetuning.ipynb"
 
@@ -62,9 +62,7 @@ def _loop_names() -> dict:
 
 def _run(question: str, source: str):
     names = _loop_names() if question == "loop_matches_ptm" else NOTEBOOK_NAMES.get(question, dict)()
-    namespace = dict(names)
-    exec(source, namespace)
-    return check(SRC, question, namespace)
+    return check(SRC, question, run_answer(source, names))
 
 
 def test_the_lesson_has_its_questions(assigned):
@@ -76,7 +74,7 @@ def test_the_lesson_has_its_questions(assigned):
 
 @pytest.mark.parametrize("question", sorted(MUTATIONS))
 def test_reference_passes_mutation_fails_blank_fails(assigned, question):
-    reference = "\n\n".join(answer_cells(assigned.solution)[question])
+    reference = answer_source(assigned.solution, question)
     result = _run(question, reference)
     assert result.passed, result.message
     for old, new, words in MUTATIONS[question]:
@@ -85,7 +83,7 @@ def test_reference_passes_mutation_fails_blank_fails(assigned, question):
         result = _run(question, mutated)
         assert not result.passed, f"{question}: the mutation {old!r} -> {new!r} was not caught"
         assert words in result.message, result.message
-    blank = "\n\n".join(answer_cells(assigned.student)[question])
+    blank = answer_source(assigned.student, question)
     assert "..." in blank
     result = _run(question, blank)
     assert not result.passed and result.message

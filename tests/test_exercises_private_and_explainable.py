@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.grading import answer_cells, assign, check
+from toolkit.grading import answer_source, assign, check, run_answer
 
 SRC = Path(__file__).resolve().parents[1] / "tutorials" / "private_and_explainable.ipynb"
 
@@ -29,15 +29,8 @@ MISTAKES = {
 }
 
 
-def _namespace(source: str) -> dict:
-    namespace: dict = {}
-    exec(source, namespace)
-    return namespace
-
-
 def _answer(version: str, question: str) -> str:
-    notebook = getattr(assign(SRC), version)
-    return "\n\n".join(answer_cells(notebook)[question])
+    return answer_source(getattr(assign(SRC), version), question)
 
 
 def test_every_question_has_a_mistake_here():
@@ -46,7 +39,7 @@ def test_every_question_has_a_mistake_here():
 
 @pytest.mark.parametrize("question", sorted(MISTAKES))
 def test_the_reference_answer_passes(question):
-    result = check(SRC, question, _namespace(_answer("solution", question)))
+    result = check(SRC, question, run_answer(_answer("solution", question)))
     assert result.passed, result.message
 
 
@@ -56,7 +49,7 @@ def test_a_plausible_mistake_is_caught_with_a_useful_message(question):
     old, new, words = MISTAKES[question]
     wrong = reference.replace(old, new)
     assert wrong != reference, f"the mistake for {question} no longer applies to its reference answer"
-    result = check(SRC, question, _namespace(wrong))
+    result = check(SRC, question, run_answer(wrong))
     assert not result.passed
     assert words in result.message, result.message
 
@@ -66,13 +59,13 @@ def test_a_second_mistake_each_for_the_bootstrap_and_the_forward():
     reference = _answer("solution", "paired_bootstrap_ci")
     wrong = reference.replace("[alpha / 2, 1 - alpha / 2]", "[alpha, 1 - alpha]")
     assert wrong != reference
-    result = check(SRC, "paired_bootstrap_ci", _namespace(wrong))
+    result = check(SRC, "paired_bootstrap_ci", run_answer(wrong))
     assert not result.passed and "scipy's percentile bootstrap" in result.message
     # the attention mask dropped: padded sentences read their [PAD] tokens
     reference = _answer("solution", "logit_difference")
     wrong = reference.replace("attention_mask=attention_mask", "attention_mask=None")
     assert wrong != reference
-    result = check(SRC, "logit_difference", _namespace(wrong))
+    result = check(SRC, "logit_difference", run_answer(wrong))
     assert not result.passed and "attention mask" in result.message
 
 
@@ -80,9 +73,8 @@ def test_a_second_mistake_each_for_the_bootstrap_and_the_forward():
 def test_the_blank_answer_fails(question):
     blank = _answer("student", question)
     assert "..." in blank
-    namespace: dict = {}
     try:
-        exec(blank, namespace)
+        namespace = run_answer(blank)
     except Exception:
         return  # a blank that does not even run has failed
     assert not check(SRC, question, namespace).passed

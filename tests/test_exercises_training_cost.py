@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.grading import answer_cells, assign, check
+from toolkit.grading import answer_cells, answer_source, assign, check, run_answer
 
 SRC = Path(__file__).resolve().parents[1] / "tutorials" / "training_cost.ipynb"
 
@@ -52,13 +52,7 @@ MORE_MISTAKES = [
 
 def answers(version: str) -> dict[str, str]:
     notebook = getattr(assign(SRC), version)
-    return {q: "\n\n".join(cells) for q, cells in answer_cells(notebook).items()}
-
-
-def run(source: str) -> dict:
-    namespace: dict = {}
-    exec(compile(source, "<answer>", "exec"), namespace)
-    return namespace
+    return {q: answer_source(notebook, q) for q in answer_cells(notebook)}
 
 
 def test_every_question_is_tested_here():
@@ -69,7 +63,7 @@ def test_every_question_is_tested_here():
 
 @pytest.mark.parametrize("question", sorted(MISTAKES))
 def test_the_reference_answer_passes(question):
-    result = check(SRC, question, run(answers("solution")[question]))
+    result = check(SRC, question, run_answer(answers("solution")[question]))
     assert result.passed, result.message
 
 
@@ -81,7 +75,7 @@ def test_a_plausible_mistake_is_caught_with_a_useful_message(question, right, wr
     reference = answers("solution")[question]
     assert reference.count(right) == 1, f"{right!r} is not (once) in the reference answer"
     mistaken = reference.replace(right, wrong)
-    result = check(SRC, question, run(mistaken))
+    result = check(SRC, question, run_answer(mistaken))
     assert not result.passed
     assert message in result.message, result.message
 
@@ -90,7 +84,7 @@ def test_a_plausible_mistake_is_caught_with_a_useful_message(question, right, wr
 def test_the_blank_answer_fails(question):
     blank = answers("student")[question]
     assert "..." in blank
-    result = check(SRC, question, run(blank))
+    result = check(SRC, question, run_answer(blank))
     assert not result.passed and result.message
 
 
@@ -98,7 +92,7 @@ def test_the_lessons_pareto_front_is_the_reference_answer():
     # the notebook plots with ptm_course.training_cost.pareto_front: it must agree with the answer
     from ptm_course.training_cost import pareto_front
 
-    reference = run(answers("solution")["pareto_front"])["pareto_front"]
+    reference = run_answer(answers("solution")["pareto_front"])["pareto_front"]
     import random
 
     rng = random.Random(0)

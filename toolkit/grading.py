@@ -137,6 +137,19 @@ def check(source: str | Path, question: str, namespace: dict[str, Any]) -> Check
     return Check(passed=not failed, message=_reason(failed[0].message) if failed else "")
 
 
+def answer_source(notebook: str | Path, question: str) -> str:
+    """Question ``question``'s answer cells in ``notebook`` (student or solution), as one source."""
+    return "\n\n".join(answer_cells(notebook)[question])
+
+
+def run_answer(source: str, names: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Execute an answer's ``source`` in a fresh namespace holding ``names`` (what its cells
+    read from the rest of the notebook); return the namespace, ready for :func:`check`."""
+    namespace = dict(names or {})
+    exec(compile(source, "<answer>", "exec"), namespace)
+    return namespace
+
+
 def _reason(message: str) -> str:
     """The line of otter's failure text a student acts on: the exception, not the frame."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
