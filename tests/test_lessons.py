@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -221,8 +222,12 @@ def test_the_finetuning_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path,
     for heading in ("1. The data", "2. Tokenization", "3. Fine-tuning", "4. Held-out scores", "5. What it cost",
                     "6. Predictions, and why"):
         assert heading in page
-    # curves and confusion matrix, each once; the explanation as coloured words with a legend
-    assert "image not shown" not in page and page.count("data:image/png;base64,") == 2
+    # the lesson's training figure and test confusion matrix in its sections, then the trained run's
+    # own curves and (dev) confusion matrix under "Runs in this folder", each embedded once; the
+    # explanation as coloured words with a legend
+    assert "image not shown" not in page
+    shown = re.findall(r'<img src="data:image/png;base64,[^"]+" alt="([^"]+)"', page)
+    assert sorted(shown) == ["confusion.png", "curves.png", "test-confusion.png", "training.png"]
     assert "pushes towards the label" in page
     assert "<th>device</th><td>cpu</td>" in page and "<td>auto</td>" not in page
     assert ".. With" not in page

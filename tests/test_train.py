@@ -302,3 +302,18 @@ def test_bf16_is_refused_where_the_device_cannot_do_it(monkeypatch):
     with pytest.raises(ConfigError, match="unknown precision 'fp8'; use auto, fp32, bf16"):
         fitter.check({"precision": "fp8"})
 
+
+
+def test_scoring_only_after_the_last_epoch_gives_the_same_run_sooner(ptm_manager, tmp_path):
+    # A lesson that reads only the end result skips the per-epoch held-out scoring; the weights
+    # and the final scores are those of the run that scored every epoch.
+    data = str(_learnable_file(tmp_path))
+    settings = {**FAST, "epochs": 3, "lr": 2e-3, "seed": 5}
+    every = pipeline.train(ptm_manager, model="tiny-bert", data=data, out=tmp_path / "every", **settings)
+    last = pipeline.train(ptm_manager, model="tiny-bert", data=data, out=tmp_path / "last",
+                          eval_every_epoch=False, **settings)
+    assert last["step_loss"] == every["step_loss"]
+    assert (last["accuracy"], last["f1"]) == (every["accuracy"], every["f1"])
+    assert ["accuracy" in h for h in last["history"]] == [False, False, True]
+    assert last["history"][-1]["accuracy"] == every["history"][-1]["accuracy"]
+    assert (tmp_path / "last" / "curves.png").read_bytes()[:4] == b"\x89PNG"

@@ -188,9 +188,10 @@ def answer_cells(notebook: str | Path) -> dict[str, list[str]]:
 # -- grading submissions ------------------------------------------------------------------------
 
 PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", "not attempted"
-# what a grading run sees: the lesson's quick mode, on the CPU, offline, no progress bars
+# what a grading run sees: the lesson's quick mode, on the CPU, offline, no progress bars, and
+# matplotlib's inline backend (a user's MPLBACKEND=Agg would hide every plt.show() figure)
 GRADING_ENV = {"PTM_QUICK": "1", "TQDM_DISABLE": "1", "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1",
-               "TRANSFORMERS_OFFLINE": "1", "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
+               "TRANSFORMERS_OFFLINE": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYTHONHASHSEED": "0"}
 
 
 @dataclass(frozen=True)

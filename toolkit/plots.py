@@ -30,16 +30,18 @@ def training_curves(metrics: dict[str, Any], path: Path) -> Path:
         left.plot(epochs, [h["train_loss"] for h in history], "o", color="black", label="epoch mean")
     left.set(title="training loss", xlabel="epoch", ylabel="cross-entropy", xlim=(0, 1.03 * max(epochs, default=1)))
     left.legend()
+    # epochs without scores: a run that evaluated only after its last epoch
+    scored = [h for h in history if "accuracy" in h]
     scores = [(key, label) for key, label in (("accuracy", "accuracy"), ("f1", "macro-F1"))
-              if history and key in history[0]]
-    if len(history) == 1:
-        values = [history[0][key] for key, _ in scores]
+              if scored and key in scored[0]]
+    if len(scored) == 1:
+        values = [scored[0][key] for key, _ in scores]
         bars = right.bar([label for _, label in scores], values, color=["C0", "C1"][: len(scores)], width=0.5)
         right.bar_label(bars, fmt="%.3f")
-        right.set(title=f"held-out test after epoch {epochs[0]}", ylim=(0, 1.05))
+        right.set(title=f"held-out test after epoch {scored[0]['epoch']}", ylim=(0, 1.05))
     else:
         for (key, label), style in zip(scores, ("o-", "s--")):
-            right.plot(epochs, [h[key] for h in history], style, label=label)
+            right.plot([h["epoch"] for h in scored], [h[key] for h in scored], style, label=label)
         right.set(title="held-out test", xlabel="epoch", ylim=(0, 1.02))
         if epochs:
             right.set_xticks(epochs)

@@ -54,6 +54,9 @@ class TrainConfig:
     # An end-of-epoch checkpoint in the run folder, for `ptm train --resume` (removed when the
     # run finishes).
     checkpoint: bool = True
+    # Score the held-out split after every epoch (the per-epoch curves) or only after the last
+    # one (the same final scores, sooner: a lesson that reads only the end result).
+    eval_every_epoch: bool = True
 
     def check(self, model_max_length: int) -> None:
         for name in ("epochs", "batch_size", "max_length", "eval_batch_size", "micro_batch_size"):
@@ -510,7 +513,10 @@ class FineTuner:
                     if run.stop_requested:
                         raise KeyboardInterrupt(f"stopped by the user during epoch {epoch}, after step {step}")
                 train_seconds += time.perf_counter() - epoch_start
-                scores = self.evaluate(test, config, run=run, hooks=hooks, split="test")
+                if config.eval_every_epoch or epoch == config.epochs:
+                    scores = self.evaluate(test, config, run=run, hooks=hooks, split="test")
+                else:
+                    scores = {}
             except BaseException as error:
                 if hooks:
                     hooks.on_epoch_error(run, epoch, error)

@@ -48,6 +48,7 @@ def run(pm: Any, *, out: Path, quick: bool = False, device: str = "auto", progre
             pm, model="minilm", data="reviews", out=out / _folder(name), device=device,
             privacy="dp-sgd", privacy_options={"epsilon": epsilon}, trainable="head", lr=HEAD_LR,
             epochs=epochs, seed=seed, progress=progress,
+            checkpoint=False, eval_every_epoch=False,  # only the end result is read
         )
         trained[name] = metrics
     n_train = metrics["train_examples"]
