@@ -317,3 +317,28 @@ def test_the_training_cost_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_pa
                     "3. Cost against accuracy, on test once"):
         assert heading in page
     assert "image not shown" not in page and (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_one_pass_logit_difference_equals_the_difference_of_two_ig_runs(ptm_manager, tmp_path):
+    # The private-and-explainable lesson explains z_pos - z_neg in one Captum pass per review;
+    # by linearity it must equal IG(z_pos) - IG(z_neg), with every probability the model's own.
+    import numpy as np
+
+    from ptm_course.private_explainable import explain_logit_difference
+    from toolkit import pipeline
+
+    pipeline.train(ptm_manager, model="tiny-bert", data="reviews", out=tmp_path / "r", epochs=1,
+                   lr=2e-3, progress=False, checkpoint=False)
+    texts = ["A warm, funny and beautifully acted film.", "The plot is thin and the jokes fall flat."]
+    difference, predicted = explain_logit_difference(ptm_manager, tmp_path / "r", texts, n_steps=16)
+    negative, positive = (pipeline.explain(ptm_manager, tmp_path / "r", texts, method="ig", n_steps=16, target=label)
+                          for label in ("negative", "positive"))
+    for d, own, n, p in zip(difference, predicted, negative, positive):
+        assert np.allclose(d.attributions, np.subtract(p.attributions, n.attributions), atol=1e-6)
+        assert np.allclose(d.word_attributions, np.subtract(p.word_attributions, n.word_attributions), atol=1e-6)
+        assert abs(d.delta - (p.delta - n.delta)) < 1e-5 and d.probability == pytest.approx(p.probability, abs=1e-6)
+        # the predicted class's margin: the difference signed towards the class with p >= 0.5
+        mine = p if p.probability >= 0.5 else n
+        sign = 1 if mine is p else -1
+        assert own.target == mine.target and own.probability == pytest.approx(mine.probability, abs=1e-6)
+        assert np.allclose(own.attributions, sign * np.asarray(d.attributions))

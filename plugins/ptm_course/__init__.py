@@ -14,8 +14,9 @@ def ptm_register_lessons(register):
             order=10,
             title="Pretraining BERT with masked language modelling",
             summary="pretrain a small BERT on unlabelled reviews, then see what pretraining is worth",
-            # measured 2026-12-02, 2 cores (notebook via nbclient; ptm lesson run)
-            minutes=5.5, quick_minutes=1.1, headless_minutes=(0.7, 5.3),
+            # measured 2026-12-02 on 2 idle cores: the quick notebook through `ptm lesson grade`,
+            # `ptm lesson run --quick`; full modes not re-measured since the exercises (0: unknown)
+            minutes=0, quick_minutes=1.8, headless_minutes=(1.4, 0),
             outline=(
                 "the masked-language-model objective, on one sentence",
                 "pretraining a small BERT; held-out masked-token accuracy against the unigram floor",
@@ -33,8 +34,9 @@ def ptm_register_lessons(register):
             order=20,
             title="Fine-tuning BERT for text classification",
             summary="tokenize, fine-tune MiniLM on labelled reviews, measure accuracy and cost",
-            # measured 2026-12-02, 2 cores (notebook via nbclient; ptm lesson run)
-            minutes=0.7, quick_minutes=0.3, headless_minutes=(0.3, 0.6),
+            # measured 2026-12-02 on 2 idle cores: the quick notebook through `ptm lesson grade`,
+            # `ptm lesson run --quick`; full modes not re-measured since the exercises (0: unknown)
+            minutes=0, quick_minutes=1.3, headless_minutes=(1.0, 0),
             outline=(
                 "WordPiece tokenization and the [CLS] token",
                 "a classification head on a pretrained encoder",
@@ -52,6 +54,9 @@ def ptm_register_lessons(register):
             order=25,
             title="What fine-tuning costs, and how to cut it",
             summary="full fine-tuning, LoRA, head-only and a smaller distilled model: FLOPs and seconds against accuracy",
+            # measured 2026-12-02 on 2 idle cores: the quick notebook through `ptm lesson grade`,
+            # `ptm lesson run --quick`; full modes not re-measured since the exercises (0: unknown)
+            minutes=0, quick_minutes=1.6, headless_minutes=(1.4, 0),
             outline=(
                 "counting training FLOPs: forward for every layer, backward only where it is needed",
                 "full fine-tuning, LoRA and head-only on the same data, seeds and budget",
@@ -69,8 +74,9 @@ def ptm_register_lessons(register):
             order=30,
             title="Training with differential privacy",
             summary="the (epsilon, delta) promise, DP-SGD strategies, accountants, a membership audit",
-            # measured 2026-12-02, 2 cores (notebook via nbclient; ptm lesson run)
-            minutes=2.3, quick_minutes=0.8, headless_minutes=(0.8, 7.5),
+            # measured 2026-12-02 on 2 idle cores: the quick notebook through `ptm lesson grade`,
+            # `ptm lesson run --quick`; full modes not re-measured since the exercises (0: unknown)
+            minutes=0, quick_minutes=1.9, headless_minutes=(1.7, 0),
             outline=(
                 "the (epsilon, delta) definition, checked on a Laplace count query",
                 "DP-SGD: clipping, noise, Poisson sampling; which parameters to train (head, LoRA, all)",
@@ -88,8 +94,9 @@ def ptm_register_lessons(register):
             order=40,
             title="Explaining predictions with integrated gradients",
             summary="IG on a fine-tuned MiniLM, baselines and convergence, five methods, faithfulness, a sanity check",
-            # measured 2026-12-02, 2 cores (notebook via nbclient; ptm lesson run)
-            minutes=2.8, quick_minutes=0.7, headless_minutes=(0.6, 2.6),
+            # measured 2026-12-02 on 2 idle cores: the quick notebook through `ptm lesson grade`,
+            # `ptm lesson run --quick`; full modes not re-measured since the exercises (0: unknown)
+            minutes=0, quick_minutes=1.6, headless_minutes=(1.4, 0),
             outline=(
                 "integrated gradients on the word embeddings, and completeness",
                 "baselines ([PAD], [MASK], zero) and the convergence delta",
@@ -108,8 +115,9 @@ def ptm_register_lessons(register):
             order=50,
             title="Private and explainable: how DP-SGD changes the explanations",
             summary="explain private models and their non-private twins; compare rankings and faithfulness",
-            # measured 2026-12-02, 2 cores (notebook via nbclient; ptm lesson run)
-            minutes=2.3, quick_minutes=0.7, headless_minutes=(0.6, 2.2),
+            # measured 2026-12-02 on 2 idle cores: the quick notebook through `ptm lesson grade`,
+            # `ptm lesson run --quick`; full modes not re-measured since the exercises (0: unknown)
+            minutes=0, quick_minutes=1.9, headless_minutes=(1.5, 0),
             outline=(
                 "private heads (epsilon 8) and their non-private twins, two seeds each",
                 "integrated gradients on the same held-out reviews for every model",
@@ -127,8 +135,9 @@ def ptm_register_lessons(register):
             order=60,
             title="Writing a plugin: a new explainer from outside the toolkit",
             summary="add GradientSHAP as a third-party plugin, check its contract, measure it like the built-ins",
-            # measured 2026-12-02, 2 cores (notebook via nbclient; ptm lesson run)
-            minutes=1.6, quick_minutes=0.6, headless_minutes=(0.6, 1.5),
+            # measured 2026-12-02 on 2 idle cores: the quick notebook through `ptm lesson grade`,
+            # `ptm lesson run --quick`; full modes not re-measured since the exercises (0: unknown)
+            minutes=0, quick_minutes=1.3, headless_minutes=(1.0, 0),
             outline=(
                 "the contract: registration and lifecycle hooks, records, entry points",
                 "a plugin module that registers an ExplainerSpec (GradientSHAP through Captum)",
