@@ -196,16 +196,9 @@ def test_an_existing_folder_is_refused(ptm_manager, ptm_register, ptm_cli, tmp_p
     assert [p.name for p in (tmp_path / "run").iterdir()] == ["mine.txt"]
 
 
-def run_quick(ptm_cli, tmp_path, lesson_id):
-    """Run a lesson with --quick; return its folder, its metrics.json and the output, the claim held."""
-    out = tmp_path / "lesson"
-    result = ptm_cli("lesson", "run", lesson_id, "--quick", "--out", str(out), "--quiet")
-    assert result.exit_code == 0, result.output
-    saved = json.loads((out / "metrics.json").read_text())
-    assert saved["claim_holds"], saved["claim"]
-    return out, saved, result.output
-
-
+# The other lessons' headless quick runs, with their checks, are in benchmarks/lessons.py: they
+# would repeat what the graded solution notebooks (tests/test_docs.py) compute. This one stays:
+# it is README's first command.
 @pytest.mark.slow
 def test_the_finetuning_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path, monkeypatch):
     # As README's first command does: a relative folder, then the lesson's model used by name.
@@ -235,88 +228,6 @@ def test_the_finetuning_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path,
     assert (out / "report.html").read_text() == page
     predicted = ptm_cli("predict", "runs/x", "A warm, funny and beautifully acted film.")
     assert predicted.exit_code == 0 and predicted.stdout.startswith("positive\t")
-
-
-@pytest.mark.slow
-def test_the_privacy_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
-    out, saved, _ = run_quick(ptm_cli, tmp_path, "privacy")
-    assert saved["numbers"]["mechanism: violation found"] is False
-    rdp, prv, gdp = (float(v) for v in saved["numbers"]["epsilon (RDP / PRV / GDP)"].split(" / "))
-    assert prv < rdp <= 8.0 + 1e-6
-    page = (out / "report.html").read_text()
-    for heading in ("1. The promise on one query", "2. DP-SGD", "3. Three accountants", "4. Membership inference"):
-        assert heading in page
-    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["fine-tuned", "head-eps-8", "head-eps-inf"]
-    assert saved["numbers"]["delta"] == 1 / 4000  # 1/(10 N), N = 400 training reviews
-
-
-@pytest.mark.slow
-def test_the_explainability_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
-    out, saved, output = run_quick(ptm_cli, tmp_path, "explainability")
-    assert "warning" not in output  # the few-step integrals are measured, not flagged
-    numbers = saved["numbers"]
-    assert numbers["IG comprehensiveness"] > numbers["random comprehensiveness"]
-    assert numbers["IG AUPRC against rationales"] > numbers["random AUPRC"]
-    assert numbers["largest |delta| on dev at 32 steps"] < 0.05
-    assert numbers["IG - random comprehensiveness, 95% bootstrap interval"][0] > 0
-    methods = {row["method"] for row in json.loads((out / "methods.json").read_text())["rows"]}
-    assert methods == {"ig", "saliency", "occlusion", "random"}
-    page = (out / "report.html").read_text()
-    for heading in ("2. Integrated gradients", "3. Baselines and convergence", "4. 3 methods", "5. The randomisation check"):
-        assert heading in page
-    for image in ("ig.png", "convergence.png", "randomization.png"):
-        assert (out / image).stat().st_size > 5_000
-
-
-@pytest.mark.slow
-def test_the_private_and_explainable_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
-    out, saved, _ = run_quick(ptm_cli, tmp_path, "private-and-explainable")
-    numbers = saved["numbers"]
-    assert numbers["rank agreement, private vs twin"] < numbers["rank agreement, twin vs twin with another seed"]
-    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["private", "twin", "twin-seed-1"]
-    private = json.loads((out / "private" / "metrics.json").read_text())
-    assert private["epsilon"] <= 8.0 + 1e-6 and private["trainable"] == "head"
-    assert "2. Do they explain alike?" in (out / "report.html").read_text()
-
-
-@pytest.mark.slow
-def test_the_pretraining_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
-    out, saved, _ = run_quick(ptm_cli, tmp_path, "pretraining")
-    numbers = saved["numbers"]
-    assert numbers["held-out masked-token accuracy"] > numbers["always guessing the commonest token"]
-    assert numbers["fine-tuned accuracy, MiniLM, pretrained"] >= numbers["fine-tuned accuracy, MiniLM, random init"] + 0.15
-    # the corpus is the training reviews only: no dev or test review was pretrained on
-    corpus = (out / "corpus.txt").read_text().splitlines()
-    assert len(corpus) == 400
-    assert sorted(p.name for p in (out / "fine-tuned").iterdir()) == [
-        "minilm-pretrained", "minilm-random-init", "small-bert-pretrained-here", "small-bert-random-init"]
-    assert (out / "pretrained" / "pretraining.png").is_file()
-    assert "3. What it learned to fill in" in (out / "report.html").read_text()
-
-
-@pytest.mark.slow
-def test_the_write_a_plugin_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
-    out, saved, _ = run_quick(ptm_cli, tmp_path, "write-a-plugin")
-    assert saved["numbers"]["contract check"] == "passed"
-    # the student's copy of the plugin: a module and a pyproject declaring the ptm entry point
-    plugin = out / "ptm-gradient-shap"
-    assert "[project.entry-points.ptm]" in (plugin / "pyproject.toml").read_text()
-    assert "def ptm_register_explainers" in (plugin / "ptm_gradient_shap.py").read_text()
-
-
-@pytest.mark.slow
-def test_the_training_cost_lesson_runs_quick_and_its_claim_holds(ptm_cli, tmp_path):
-    out, saved, _ = run_quick(ptm_cli, tmp_path, "training-cost")
-    numbers = saved["numbers"]
-    # the trainer's count: LoRA ~4N and the head ~2N against full fine-tuning's 6N; half the layers, half
-    assert 0.55 <= numbers["LoRA r=8: FLOPs / full's"] <= 0.75
-    assert 0.30 <= numbers["head only: FLOPs / full's"] <= 0.37
-    assert numbers["MiniLM-L3, full: FLOPs / full's"] == pytest.approx(0.5, abs=0.01)
-    page = (out / "report.html").read_text()
-    for heading in ("1. What a training step costs", "2. Learning rates, chosen on dev",
-                    "3. Cost against accuracy, on test once"):
-        assert heading in page
-    assert "image not shown" not in page and (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_one_pass_logit_difference_equals_the_difference_of_two_ig_runs(ptm_manager, tmp_path):
