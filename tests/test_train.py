@@ -303,7 +303,6 @@ def test_bf16_is_refused_where_the_device_cannot_do_it(monkeypatch):
         fitter.check({"precision": "fp8"})
 
 
-
 def test_scoring_only_after_the_last_epoch_gives_the_same_run_sooner(ptm_manager, tmp_path):
     # A lesson that reads only the end result skips the per-epoch held-out scoring; the weights
     # and the final scores are those of the run that scored every epoch.

@@ -20,6 +20,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ptm_course.privacy import LESSON_RUN  # the same run settings as the privacy lesson's models
+
 # The privacy lesson's learning rate for DP on the head (NOTES.md, session 4).
 HEAD_LR = 5e-2
 N_STEPS = 32
@@ -48,7 +50,7 @@ def run(pm: Any, *, out: Path, quick: bool = False, device: str = "auto", progre
             pm, model="minilm", data="reviews", out=out / _folder(name), device=device,
             privacy="dp-sgd", privacy_options={"epsilon": epsilon}, trainable="head", lr=HEAD_LR,
             epochs=epochs, seed=seed, progress=progress,
-            checkpoint=False, eval_every_epoch=False,  # only the end result is read
+            **LESSON_RUN,
         )
         trained[name] = metrics
     n_train = metrics["train_examples"]
@@ -96,7 +98,8 @@ def run(pm: Any, *, out: Path, quick: bool = False, device: str = "auto", progre
               "accuracy alone would lower the agreement. For each pair of models, the Spearman "
               "correlation of their word scores, averaged over the reviews (1: the same ranking; 0: "
               "unrelated); in brackets, the same with each model's predicted class as the target (its "
-              "margin z_pred - z_other, which flips sign where the two models disagree), for comparison only. The picture shows the first three reviews, the non-private twin's scores "
+              "margin z_pred - z_other, which flips sign where the two models disagree), for comparison "
+              "only. The picture shows the first three reviews, the non-private twin's scores "
               "above the private model's (green towards positive):\n\n"
               + "\n".join(f"- {t}" for t in texts[:3])),
         numbers={**{pair: f"{v.mean():.3f} (predicted class: {rho_predicted[pair].mean():.3f})" for pair, v in rho.items()},

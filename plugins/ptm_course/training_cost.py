@@ -53,7 +53,6 @@ def settings(quick: bool) -> dict[str, Any]:
         "batch_size": 8,
         "max_length": 64,
         "seeds": (0,) if quick else (0, 1, 2),
-        "rates": 1 if quick else 3,  # how many of each method's rates are tried on dev
     }
 
 
