@@ -10,22 +10,19 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 
+import catalogue_data
+import catalogue_models
+import catalogue_privacy
 import pytest
+from catalogue import Case
 from click.testing import CliRunner
 
 from toolkit import hookimpl
 from toolkit.cli import create_cli
 
-
-@dataclass
-class Case:
-    args: list[str]
-    message: str
-    env: dict[str, str] = field(default_factory=dict)
-    plugin: object | None = None
+PARTS = (catalogue_data, catalogue_models, catalogue_privacy)
 
 
 class RaisesInBeforeRun:
@@ -84,10 +81,22 @@ def world(tmp_path_factory):
     shutil.copytree(run, pickled)
     (pickled / "model" / "pytorch_model.bin").write_bytes(b"\x80\x04not really")
     (root / "empty_dir").mkdir()
+    for part in PARTS:
+        part.prepare(root)
     return root
 
 
 def cases(root: Path) -> dict[str, Case]:
+    """Every case: this module's own, then each part's."""
+    found = _own_cases(root)
+    for part in PARTS:
+        for name, case in part.cases(root).items():
+            assert name not in found, f"{part.__name__} repeats the case name {name!r}"
+            found[name] = case
+    return found
+
+
+def _own_cases(root: Path) -> dict[str, Case]:
     d, run = root / "data", str(root / "run")
     out = str(root / "new_run")
     tiny = ["--model", "tiny-bert", "--quiet", "--out", out]
@@ -182,7 +191,7 @@ def _invoke(case: Case, monkeypatch, debug: bool = False):
         pm = create_plugin_manager(env={"PTM_STRICT_PLUGINS": "1"})
         if case.plugin is not None:
             pm.register(case.plugin, name="tp-raises")
-    return CliRunner().invoke(create_cli(pm), (["--debug"] if debug else []) + case.args)
+    return CliRunner().invoke(create_cli(pm), (["--debug"] if debug else []) + case.args, input=case.stdin)
 
 
 def _snapshot(root: Path) -> dict[str, str]:
