@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from toolkit.data import split_rows
 from toolkit.errors import ConfigError
 
 TEXT_SUFFIXES = (".txt", ".text")
@@ -41,8 +42,16 @@ def load_corpus(pm: Any, ref: str) -> Corpus:
     if path.suffix.lower() in TEXT_SUFFIXES:
         if not path.is_file():
             raise ConfigError(f"corpus file {path} does not exist; give a .txt file with one document per line")
+        raw = path.read_bytes()
+        if b"\x00" in raw:
+            # Text never holds a NUL; tokenizers drop it, so this file would pretrain on empty documents.
+            line = raw.count(b"\n", 0, raw.index(b"\x00")) + 1
+            raise ConfigError(
+                f"corpus file {path} holds NUL bytes (first on line {line}), so it is binary or damaged; "
+                "give a UTF-8 .txt file with one document per line"
+            )
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            lines = split_rows(raw.decode("utf-8-sig"))
         except UnicodeDecodeError as error:
             raise ConfigError(
                 f"corpus file {path} is not UTF-8 text (byte {error.start}); save it as UTF-8"

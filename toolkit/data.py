@@ -7,10 +7,26 @@ any plugin, whatever library it reads with, can produce it.
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
 from toolkit.errors import ConfigError
+
+_ROW_END = re.compile(r"\r?\n")
+
+
+def split_rows(text: str) -> list[str]:
+    """The rows of a text file: only ``\\n`` and ``\\r\\n`` end a row (``\\r`` alone in a file with
+    no ``\\n`` at all, as classic Mac OS wrote). A final empty row after the last ending is dropped.
+
+    Not ``str.splitlines()``: it also splits at ``\\r``, ``\\v``, ``\\f``, ``\\x1c``-``\\x1e``,
+    ``\\x85``, U+2028 and U+2029, and so cuts in two a text that holds one of them.
+    """
+    rows = _ROW_END.split(text) if "\n" in text else text.split("\r")
+    if rows and rows[-1] == "":
+        rows.pop()
+    return rows
 
 
 @dataclass(frozen=True)

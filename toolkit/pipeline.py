@@ -41,7 +41,7 @@ from toolkit.registry import (
     TrainerSpec,
     closest,
 )
-from toolkit.runs import RunFolder
+from toolkit.runs import RunFolder, recorded_ref
 
 DEFAULT_TRAINER = "finetune"
 
@@ -90,6 +90,13 @@ def load_model(pm: PtmPluginManager, ref: str, *, label_names: Sequence[str]) ->
 
 
 DEFAULT_DATA = "reviews"
+
+
+def _recorded(pm: PtmPluginManager, kind: type, ref: str | None) -> str | None:
+    """A reference as a run records it: a registered id as given, a local path absolute."""
+    if ref is None or not pm.registry.resolve(kind, ref)[1]:
+        return ref
+    return recorded_ref(ref)
 
 
 def resolve_task(pm: PtmPluginManager, task: str | None, data: str | None) -> tuple[TaskSpec | None, str]:
@@ -227,8 +234,14 @@ def train(
         run = RunContext("train", config={"hyper": hyper}, device=fitter.device)
         metrics = fitter.fit(train_rows, test_rows, hyper, run=run, hooks=None, privacy=mechanism)
         return {"status": "finished", **metrics}
+    if not _resume:
+        # Paths are recorded absolute: `ptm privacy audit` or `--resume` from another folder
+        # must read the same files.
+        model = _recorded(pm, ModelSpec, model)
+        data, eval_data = _recorded(pm, DatasetSpec, data), _recorded(pm, DatasetSpec, eval_data)
     if _resume:
         folder = RunFolder(out)
+        folder.claim()  # so a second `--resume` of the same run waits its turn
         config = {**folder.read_json("config.json"), "device": fitter.device}
         config["resumed"] = [*config.get("resumed", []), time.strftime("%Y-%m-%dT%H:%M:%S%z")]
     else:
@@ -290,6 +303,9 @@ def resume(pm: PtmPluginManager, run_dir: str | Path, *, device: str = "auto",
     status = folder.status()
     if status == "finished":
         raise ConfigError(f"run {folder.path} has finished; there is nothing to resume")
+    holder = folder.holder()
+    if holder is not None:
+        raise ConfigError(f"run folder {folder.path} is being written by {holder}; wait for it, then resume")
     config = folder.read_json("config.json")
     if not isinstance(config, dict) or config.get("command") != "train":
         raise ConfigError(f"{folder.path} is not a ptm train run; only training runs resume")
@@ -344,6 +360,7 @@ def recorded_run(folder: RunFolder, run: RunContext, hooks: Any) -> Iterator[Non
         if run.checkpoint_epoch is not None:
             record["checkpoint_epoch"] = run.checkpoint_epoch  # what `ptm train --resume` continues
         folder.write_json("metrics.json", record)
+        folder.release()
         hooks.on_run_error(run, error)
         raise
 

@@ -5,6 +5,11 @@
 (checked whenever the run is opened again); ``metrics.json`` is written last, atomically, with
 ``"status": "finished"``. A failed or interrupted run gets ``metrics.json`` with its status
 instead. An existing non-empty folder is never touched unless the user says ``--overwrite``.
+
+A folder is *claimed* before anything is written to it: ``.ptm-claim`` is created with
+``O_CREAT | O_EXCL`` (one atomic step, so of two processes given the same ``--out`` exactly
+one wins; the other is told who holds it) and removed when the run finishes or fails. A claim
+whose process has died (killed, power cut) is stale and is broken by the next claimant.
 """
 
 from __future__ import annotations
@@ -14,7 +19,11 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Callable
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +33,10 @@ FINISHED = "finished"
 # The sub-folder where a trainer keeps its end-of-epoch checkpoint (removed once the run finishes).
 CHECKPOINT = "checkpoint"
 CHECKSUMS = "checksums.json"
+CLAIM = ".ptm-claim"
+# The claims this process holds, so a claim naming our own pid that we do not hold is stale
+# (a notebook kernel whose earlier run raised before it could release its folder).
+_held: set[Path] = set()
 # Weight files ptm writes and reads (safetensors), and pickled ones it refuses to read.
 WEIGHT_SUFFIXES = (".safetensors",)
 PICKLED_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
@@ -35,6 +48,16 @@ def child(root: str | os.PathLike[str], name: str) -> Path:
     if not name or name in (".", "..") or Path(name).name != name or "\\" in name or ":" in name:
         raise ConfigError(f"run name {name!r} is not a plain folder name; use letters, digits, '-' and '_'")
     return Path(root) / name
+
+
+def recorded_ref(ref: Any) -> Any:
+    """What a run records for a data or model reference: an existing local path made absolute
+    (so a later command run from another folder finds the same file), anything else (an id
+    such as ``reviews`` or ``minilm``, a hub id, None) as given."""
+    if not isinstance(ref, (str, os.PathLike)) or not str(ref):
+        return ref
+    path = Path(ref).expanduser()
+    return str(path.resolve()) if path.exists() else str(ref)
 
 
 def sha256_of(path: Path) -> str:
@@ -83,20 +106,132 @@ class RunFolder:
 
     @classmethod
     def create(cls, path: str | os.PathLike[str], *, overwrite: bool = False) -> RunFolder:
-        """Make a new run folder; refuse one that exists with content, unless ``overwrite``."""
+        """Make and claim a new run folder; refuse one that exists with content (unless
+        ``overwrite``), one another process holds, and any place that cannot be written, each
+        in one line naming the path."""
         folder = cls(path)
-        if folder.path.exists() and not folder.path.is_dir():
-            raise ConfigError(f"--out {folder.path} is a file; choose a folder name")
-        if folder.path.is_dir() and any(folder.path.iterdir()):
-            if not overwrite:
-                raise ConfigError(
-                    f"run folder {folder.path} already exists and is not empty; choose another "
-                    "--out or pass --overwrite to replace it"
-                )
-            folder._check_replaceable()
-            shutil.rmtree(folder.path)
-        folder.path.mkdir(parents=True, exist_ok=True)
+        folder._check_free(overwrite)
+        try:
+            folder.path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise _location_error(folder.path, error) from None
+        folder.claim()
+        if any(p.name != CLAIM for p in folder.path.iterdir()):
+            # Another run was written here (and finished) between our check and our claim.
+            folder.release()
+            raise ConfigError(
+                f"run folder {folder.path} was filled by another ptm process while this one was "
+                "starting; choose another --out"
+            )
         return folder
+
+    def _check_free(self, overwrite: bool) -> None:
+        """The checks before the claim: a place for a folder, empty, or a run ``overwrite``
+        may replace (which is then moved aside and deleted)."""
+        if self.path.is_symlink():
+            raise ConfigError(
+                f"--out {self.path} is a symbolic link (to {os.readlink(self.path)}); give the "
+                "folder it points to, or another --out"
+            )
+        if self.path.exists() and not self.path.is_dir():
+            raise ConfigError(f"--out {self.path} is a file; choose a folder name")
+        try:
+            occupied = self.path.is_dir() and any(self.path.iterdir())
+        except OSError as error:
+            raise _location_error(self.path, error) from None
+        if not occupied:
+            return
+        holder = self.holder()
+        if holder is not None:
+            raise ConfigError(f"run folder {self.path} is being written by {holder}; wait for it or choose another --out")
+        if not overwrite:
+            raise ConfigError(
+                f"run folder {self.path} already exists and is not empty; choose another "
+                "--out or pass --overwrite to replace it"
+            )
+        self._check_replaceable()
+        # Move the old run aside in one rename, then delete it: a reader never sees half of it.
+        # (Two processes overwriting the same folder at the same instant can still race between
+        # this check and the rename; the claim below keeps their writes apart.)
+        aside = self.path.with_name(f".{self.path.name}.replaced-{secrets.token_hex(4)}")
+        try:
+            self.path.rename(aside)
+        except FileNotFoundError:
+            return  # another process moved it first
+        except OSError as error:
+            raise _location_error(self.path, error) from None
+        shutil.rmtree(aside, ignore_errors=True)
+
+    def claim(self) -> None:
+        """Claim this folder for the calling process (``O_EXCL``), breaking a stale claim once;
+        raise a one-line :class:`ConfigError` naming the holder when another process has it."""
+        path = self.path / CLAIM
+        record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                             "command": " ".join(sys.argv[:1] + sys.argv[1:6])[:200]})
+        for _attempt in range(2):
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                holder = self.holder()
+                if holder is not None:
+                    raise ConfigError(
+                        f"run folder {self.path} is being written by {holder}; wait for it or choose another --out"
+                    ) from None
+                # Stale: rename it away (only one process can), then try once more.
+                try:
+                    path.rename(path.with_name(f"{CLAIM}.stale-{secrets.token_hex(4)}"))
+                except FileNotFoundError:
+                    pass
+                for stale in self.path.glob(f"{CLAIM}.stale-*"):
+                    stale.unlink(missing_ok=True)
+                continue
+            except OSError as error:
+                raise _location_error(self.path, error) from None
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(record)
+            _held.add(self.path.resolve())
+            return
+        raise ConfigError(f"run folder {self.path} is being claimed by another process; choose another --out")
+
+    def holder(self) -> str | None:
+        """Who holds this folder's claim ("ptm process 123 on host, started ..."), or None
+        when nobody alive does (no claim, ours, or a dead process's)."""
+        try:
+            record = json.loads((self.path / CLAIM).read_text(encoding="utf-8"))
+            pid, host = int(record["pid"]), str(record["host"])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            # Half-written by a claimant this instant, or damaged: treat as held, the safe side.
+            return "another ptm process (its claim is unreadable)"
+        if host == socket.gethostname():
+            if pid == os.getpid():
+                return None if self.path.resolve() not in _held else "this process"
+            if not _alive(pid):
+                return None
+        started = record.get("started", "?")
+        return f"ptm process {pid} on {host} (started {started}: {record.get('command', 'ptm')})"
+
+    @contextmanager
+    def claimed(self) -> Iterator[RunFolder]:
+        """Hold the claim for the ``with`` body and release it however the body ends; a body
+        that raises leaves ``metrics.json`` saying so (unless it wrote its own)."""
+        try:
+            yield self
+        except BaseException as error:
+            if not (self.path / "metrics.json").exists():
+                status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+                self.write_json("metrics.json", {"status": status, "error": f"{type(error).__name__}: {error}"})
+            raise
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Give up this process's claim (a finished or failed run)."""
+        if self.path.resolve() in _held:
+            (self.path / CLAIM).unlink(missing_ok=True)
+            _held.discard(self.path.resolve())
 
     def _check_replaceable(self) -> None:
         """--overwrite deletes a folder: only ever one that ptm wrote, never the folder you are
@@ -154,24 +289,24 @@ class RunFolder:
         return found
 
     def verify_weights(self) -> None:
-        """The model's weights are safetensors and match the checksums written at training."""
-        pickled = sorted(p.name for p in self.model_dir.iterdir() if p.suffix in PICKLED_SUFFIXES)
-        if pickled:
-            raise ConfigError(
-                f"{self.model_dir} holds pickled weights ({pickled[0]}); ptm reads safetensors only "
-                "(re-save with save_pretrained(safe_serialization=True))"
-            )
-        weights = sorted(p for p in self.model_dir.iterdir() if p.suffix in WEIGHT_SUFFIXES)
-        if not weights:
-            raise ConfigError(f"run folder {self.path} lacks its model weights (model/*.safetensors); train again")
+        """The model folder is data only (see :func:`check_model_folder`) and its weights match
+        ``checksums.json``, which must be there: a missing record is an error, not a pass."""
         recorded = self.read_json(CHECKSUMS, missing={})
+        if not (self.path / CHECKSUMS).is_file():
+            raise ConfigError(
+                f"run folder {self.path} has no {CHECKSUMS} (the SHA-256 of its weights), so its "
+                "weights cannot be trusted; train the run again"
+            )
         if not isinstance(recorded, dict):
             raise ConfigError(f"{self.path / CHECKSUMS} is corrupt; train the run again")
+        check_model_folder(self.model_dir, what=f"run folder {self.path}")
+        weights = sorted(p for p in self.model_dir.iterdir() if p.suffix in WEIGHT_SUFFIXES)
         for path in weights:
             expected = recorded.get(f"model/{path.name}")
-            if expected is not None and sha256_of(path) != expected:
+            if expected is None or sha256_of(path) != expected:
+                why = "is not in" if expected is None else "does not match"
                 raise ConfigError(
-                    f"{path} does not match the SHA-256 recorded when it was trained (altered or "
+                    f"{path} {why} the SHA-256 recorded when it was trained (altered or "
                     "corrupt); train the run again"
                 )
 
@@ -213,4 +348,61 @@ class RunFolder:
         return self.model_dir
 
     def finish(self, metrics: dict[str, Any]) -> Path:
-        return self.write_json("metrics.json", {"status": FINISHED, **metrics})
+        """Write metrics.json with ``"status": "finished"`` and release the claim."""
+        path = self.write_json("metrics.json", {"status": FINISHED, **metrics})
+        self.release()
+        return path
+
+
+def check_model_folder(model_dir: Path, *, what: str | None = None) -> None:
+    """Refuse a model folder that would make transformers run code or unpickle: an
+    ``auto_map`` (custom code to import) or a config that is not a JSON object in any of its
+    config files, a config without ``model_type``, pickled weights, or no safetensors weights."""
+    what = what or f"model folder {model_dir}"
+    for name in ("config.json", "tokenizer_config.json", "preprocessor_config.json", "generation_config.json"):
+        path = model_dir / name
+        if not path.is_file():
+            continue
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ConfigError(f"{path} is not valid JSON; {what} is damaged, save or train it again") from None
+        if not isinstance(config, dict):
+            raise ConfigError(f"{path} holds a JSON {type(config).__name__}, not an object; {what} is damaged, save or train it again")
+        if "auto_map" in config or any(k.endswith("auto_map") for k in config):
+            raise ConfigError(
+                f"{path} names custom code (auto_map), which ptm never runs; use a model folder "
+                "with a built-in architecture (model_type bert)"
+            )
+        if name == "config.json" and not config.get("model_type"):
+            raise ConfigError(f"{path} has no model_type, so the architecture is unknown; {what} is damaged, save or train it again")
+    if not (model_dir / "config.json").is_file():
+        raise ConfigError(f"{what} has no config.json in {model_dir}; give a saved model folder")
+    pickled = sorted(p.name for p in model_dir.iterdir() if p.suffix in PICKLED_SUFFIXES)
+    if pickled:
+        raise ConfigError(
+            f"{model_dir} holds pickled weights ({pickled[0]}); ptm reads safetensors only "
+            "(re-save with save_pretrained(safe_serialization=True))"
+        )
+    if not any(p.suffix in WEIGHT_SUFFIXES for p in model_dir.iterdir()):
+        raise ConfigError(f"{what} lacks its model weights ({model_dir.name}/*.safetensors); train or save it again")
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this pid runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def _location_error(path: Path, error: OSError) -> ConfigError:
+    """An OSError about where a run goes, as one line naming the path and the fix."""
+    reason = error.strerror or type(error).__name__
+    where = error.filename or path
+    if isinstance(error, (NotADirectoryError, FileExistsError)):
+        return ConfigError(f"cannot create run folder {path}: {where} is not a folder; choose another --out")
+    return ConfigError(f"cannot create run folder {path} ({where}: {reason}); choose a folder you can write")

@@ -64,6 +64,30 @@ def verified_minilm_path() -> Path:
     return folder
 
 
+def safe_source(source: str | os.PathLike[str]) -> str:
+    """``source`` once it is safe to open: a local folder must be data only (no ``auto_map``
+    custom code, no pickles: :func:`toolkit.runs.check_model_folder`) and, when it is a ptm
+    run's ``model/``, match the SHA-256 the run recorded; a hub id is returned as given (every
+    load passes ``trust_remote_code=False``, so transformers refuses its custom code)."""
+    from toolkit.runs import RunFolder, check_model_folder
+
+    path = Path(source).expanduser()
+    if not path.is_dir():
+        return str(source)
+    if path.name == "model" and any((path.parent / n).is_file() for n in ("metrics.json", "checksums.json")):
+        RunFolder(path.parent).verify_weights()
+    else:
+        check_model_folder(path)
+    return str(path)
+
+
+def refused_remote_code(error: Exception, ref: str) -> ConfigError | None:
+    """transformers' refusal of custom code (``trust_remote_code=False``), as one line."""
+    if "trust_remote_code" in str(error):
+        return ConfigError(f"model '{ref}' needs custom code (auto_map), which ptm never runs; use a model with a built-in architecture")
+    return None
+
+
 def _label_maps(num_labels: int, labels: Sequence[str] | None) -> dict[str, Any]:
     names = list(labels) if labels else [f"LABEL_{i}" for i in range(num_labels)]
     if len(names) != num_labels:
@@ -100,9 +124,12 @@ def load_pretrained(
     from transformers import AutoConfig, AutoTokenizer, BertForSequenceClassification
 
     _quiet_transformers()
-    source = str(name_or_path)
+    source = safe_source(name_or_path)
     heads = {} if num_labels is None else _label_maps(num_labels, labels)
-    config = AutoConfig.from_pretrained(source, **heads)
+    try:
+        config = AutoConfig.from_pretrained(source, trust_remote_code=False, **heads)
+    except ValueError as error:
+        raise refused_remote_code(error, source) or error from None
     pooling = pooling or getattr(config, "classifier_pooling", "cls")
     if pooling == "mean":
         from ptm_bert.pooling import BertMeanPooledClassifier as classifier
@@ -111,8 +138,8 @@ def load_pretrained(
     else:
         raise ConfigError(f"unknown pooling '{pooling}'; use cls or mean")
     config.classifier_pooling = pooling
-    model = classifier.from_pretrained(source, config=config, use_safetensors=True)
-    tokenizer = AutoTokenizer.from_pretrained(source)
+    model = classifier.from_pretrained(source, config=config, use_safetensors=True, trust_remote_code=False)
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
     return LoadedModel(model, tokenizer)
 
 
@@ -134,7 +161,7 @@ def load_tiny_bert(
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     _quiet_transformers()
-    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()), trust_remote_code=False)
     config = BertConfig(vocab_size=tokenizer.vocab_size, **TINY_BERT, **_label_maps(num_labels, labels))
     torch.manual_seed(seed)
     return LoadedModel(BertForSequenceClassification(config), tokenizer)
@@ -154,12 +181,16 @@ def load_ref(*, ref: str, num_labels: int = 2, labels: Sequence[str] | None = No
     holding one in ``model/``) or a Hugging Face hub id."""
     path = Path(model_folder(ref))
     if path.exists():
+        if not path.is_dir():
+            raise ConfigError(f"model {path} is a file; give a saved model folder, a run folder or a model id")
         if not (path / "config.json").is_file():
             raise ConfigError(f"model folder {path} has no config.json; give a saved model folder")
         return load_pretrained(path, num_labels=num_labels, labels=labels)
     offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
     try:
         return load_pretrained(ref, num_labels=num_labels, labels=labels)
+    except ValueError as error:
+        raise refused_remote_code(error, ref) or error from None
     except OSError as error:
         why = "offline (HF_HUB_OFFLINE=1) and not in the local cache" if offline else str(error).splitlines()[0]
         raise ConfigError(
@@ -179,7 +210,8 @@ def load_scratch(*, ref: str, num_labels: int = 2, labels: Sequence[str] | None 
     source = str(minilm_path()) if name == "minilm" else model_folder(name)
     if not Path(source).is_dir():
         raise ConfigError(f"'{ref}': scratch: takes minilm, a model or a run folder, e.g. scratch:runs/pretrained")
-    config = AutoConfig.from_pretrained(source, **_label_maps(num_labels, labels))
+    source = safe_source(source)
+    config = AutoConfig.from_pretrained(source, trust_remote_code=False, **_label_maps(num_labels, labels))
     if name == "minilm":
         config.classifier_pooling = "mean"  # as load_minilm fine-tunes it
     if getattr(config, "classifier_pooling", "cls") == "mean":
@@ -187,4 +219,4 @@ def load_scratch(*, ref: str, num_labels: int = 2, labels: Sequence[str] | None 
     else:
         classifier = BertForSequenceClassification
     torch.manual_seed(seed)
-    return LoadedModel(classifier(config), AutoTokenizer.from_pretrained(source))
+    return LoadedModel(classifier(config), AutoTokenizer.from_pretrained(source, trust_remote_code=False))
