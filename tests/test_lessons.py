@@ -177,9 +177,9 @@ def test_a_lesson_folder_stands_for_its_one_model_or_names_its_models(ptm_cli, t
     (lesson / "config.json").write_text('{"command": "lesson", "lesson": "x"}')
     (lesson / "metrics.json").write_text('{"status": "finished"}')
     _finished_run(lesson / "run")
-    # One model: the lesson folder opens as it (this fake one has no weights, which is the error).
+    # One model: the lesson folder opens as it (this fake one has no weights or their record, which is the error).
     one = ptm_cli("predict", str(lesson), "fine")
-    assert one.exit_code == 2 and f"run folder {lesson / 'run'} lacks its model weights" in one.output
+    assert one.exit_code == 2 and f"run folder {lesson / 'run'} has no checksums.json" in one.output
     _finished_run(lesson / "twin")
     several = ptm_cli("explain", str(lesson), "fine")
     assert several.exit_code == 2

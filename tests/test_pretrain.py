@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import pytest
 
@@ -191,6 +192,33 @@ def test_predict_mask_refuses_text_without_mask_and_a_classifier(pretrained, ptm
             "--out", str(tmp_path / "clf"), "--quiet")
     classifier = ptm_cli("predict-mask", str(tmp_path / "clf"), "the [MASK] film")
     assert classifier.exit_code == 2 and "has no masked-language-model head" in classifier.output
+
+
+def test_a_vocabulary_below_the_corpus_alphabet_is_refused_and_the_minimum_named_works(tmp_path):
+    from ptm_bert.pretrain import as_config, start_model
+
+    texts = _corpus(tmp_path, 60).read_text().splitlines()
+    with pytest.raises(ConfigError, match=r"--vocab-size 3 is below this corpus's minimum of (\d+)") as refused:
+        start_model("tiny-bert", as_config({**QUICK, "vocab_size": 3}), texts)
+    minimum = int(re.search(r"minimum of (\d+)", str(refused.value)).group(1))
+    assert f"give --vocab-size {minimum} or more" in str(refused.value)
+    model, tokenizer, _ = start_model("tiny-bert", as_config({**QUICK, "vocab_size": minimum}), texts)
+    assert len(tokenizer) == minimum == model.config.vocab_size
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[1, 2]", "holds a JSON list, not an object of BERT settings"),
+    ('"x"', "holds a JSON string, not an object"),
+    ("{hidden_size: 64", "is not valid JSON"),
+    ('{"hidden_size": 30, "num_attention_heads": 4}', "does not describe a BERT (The hidden size (30) is not a multiple"),
+])
+def test_a_model_config_that_is_not_a_bert_is_one_line(tmp_path, text, message):
+    from ptm_bert.pretrain import as_config, start_model
+
+    config = tmp_path / "bert.json"
+    config.write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        start_model(str(config), as_config({}), [])
 
 
 def test_dropout_is_off_while_pretraining_and_kept_for_fine_tuning(ptm_manager, tmp_path):

@@ -60,7 +60,7 @@ def test_folder_with_only_a_config_renders(tmp_path):
 
 
 def test_odd_and_corrupt_files_do_not_break_it(tmp_path):
-    (tmp_path / "config.json").write_text("{not json")
+    (tmp_path / "config.json").write_text(json.dumps({"command": "train", "model": ["odd"], "hyper": "junk"}))
     (tmp_path / "metrics.json").write_text(json.dumps({
         "status": "finished", "accuracy": "high", "history": [{"epoch": 1, "loss": None}, "junk"],
         "final": {"confusion_matrix": [[1, 2], [3]]}, "epsilon": None, "train_seconds": [1],
@@ -116,9 +116,26 @@ def test_missing_folder_or_a_file_raises_config_error(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError, match="is a file"):
         write_report(tmp_path / "file")
+    (tmp_path / "config.json").write_text(json.dumps({"command": "train"}))
     write_report(tmp_path)
     with pytest.raises(ConfigError, match="already exists"):
         write_report(tmp_path, overwrite=False)
+
+
+@pytest.mark.parametrize("files, message", [
+    ({}, "is not a ptm run folder (no config.json or metrics.json from ptm)"),
+    ({"notes.txt": "mine"}, "is not a ptm run folder"),
+    ({"config.json": '{"model_type": "bert"}'}, "is not a ptm run folder"),  # a model folder
+    ({"config.json": "[1, 2]"}, "config.json holds a JSON list, not the object ptm writes"),
+    ({"config.json": '"x"', "metrics.json": '{"status": "finished"}'}, "config.json holds a JSON string"),
+    ({"config.json": '{"command": "train"}', "metrics.json": "{not json"}, "metrics.json is corrupt (not JSON)"),
+])
+def test_a_folder_that_is_not_a_run_is_refused_before_anything_is_written(tmp_path, files, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        write_report(tmp_path, sections=[Section("Story", text="told")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files)
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

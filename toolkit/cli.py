@@ -7,6 +7,7 @@ need them import them inside their own bodies.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -67,6 +68,13 @@ class PtmGroup(click.Group):
             raise PtmUsageError(f"no command '{name}'.{suffix} (ptm --help lists them)")
         return super().resolve_command(ctx, args)
 
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        # Usage errors in the root's own options (`ptm --bogus`); the subcommands' go through
+        # invoke() below.
+        with ptm_errors(debug="--debug" in args):
+            return super().make_context(info_name, args, parent=parent, **extra)
+
     def invoke(self, ctx: click.Context) -> Any:
         import warnings
 
@@ -106,6 +114,15 @@ class ptm_errors:  # noqa: N801 - used as a context manager, reads like a statem
         debug = self.debug or bool(ctx is not None and ctx.meta.get("ptm.debug"))
         if isinstance(exc, PtmError) and not debug:
             raise PtmUsageError(str(exc)) from exc
+        if _is_usage_error(exc) and not debug:
+            raise _one_line_usage(exc) from exc
+        if isinstance(exc, OSError) and exc.errno in _PLACE_ERRORS and not debug:
+            # The safety net for a place the command could not read or write (a folder that is a
+            # file, no permission, a full disk): the path and the reason, never a traceback.
+            where = exc.filename or "a file"
+            raise PtmUsageError(
+                f"cannot use {where} ({exc.strerror}); check the path and its permissions, or choose another"
+            ) from exc
         if debug and isinstance(exc, PtmUsageError) and not getattr(exc, "_shown", False):
             # --debug: the traceback of a usage error too, then its one line and exit 2.
             import traceback
@@ -113,6 +130,28 @@ class ptm_errors:  # noqa: N801 - used as a context manager, reads like a statem
             exc._shown = True  # type: ignore[attr-defined]
             click.echo("".join(traceback.format_exception(exc)), err=True, nl=False)
         return False
+
+
+_PLACE_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR,
+                 errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.ENOENT, errno.ELOOP, errno.EXDEV}
+
+
+def _is_usage_error(exc: BaseException | None) -> bool:
+    """Click's own usage errors (a missing argument, an unknown option, a bad value), not ours
+    and not the "no arguments, so here is the help" one."""
+    from click.exceptions import NoArgsIsHelpError
+
+    return (isinstance(exc, click.UsageError) and not isinstance(exc, (PtmUsageError, NoArgsIsHelpError)))
+
+
+def _one_line_usage(exc: click.UsageError) -> PtmUsageError:
+    """Click's three lines (Usage, Try, Error) as one: the problem, then where the help is."""
+    command = exc.ctx.command_path if exc.ctx is not None else "ptm"
+    problem = " ".join(exc.format_message().split()).rstrip(".")
+    problem = problem[:1].lower() + problem[1:] if problem[:2] != problem[:2].upper() else problem
+    where = command.partition(" ")[2]
+    fix = f" see '{command} --help'" if problem.endswith("?") else f"; see '{command} --help'"
+    return PtmUsageError(f"{where + ': ' if where else ''}{problem}{fix}")
 
 
 def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -666,14 +705,21 @@ class DefaultCommandGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-def _write_new(path: Path, data: str | bytes, overwrite: bool) -> None:
+def _write_new(path: Path, data: str, overwrite: bool) -> None:
     """Write a file atomically; refuse to replace one unless asked."""
+    from toolkit.runs import write_text_atomic
+
+    if path.is_dir():
+        raise PtmUsageError(f"--output {path} is a folder; give a file name")
     if path.exists() and not overwrite:
         raise PtmUsageError(f"{path} exists; choose another --output or pass --overwrite")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise PtmUsageError(f"cannot write --output {path} ({error.filename}: {error.strerror}); "
+                            "choose a place you can write") from None
+    with ptm_errors():
+        write_text_atomic(path, data)
 
 
 @click.group("explain", cls=DefaultCommandGroup, default_command="text")
@@ -709,6 +755,8 @@ def explain_text(run_dir: Path, texts: tuple[str, ...], method: str, target: str
         raise PtmUsageError("--format png needs --output FILE.png")
     if output is not None and output.exists() and not overwrite:
         raise PtmUsageError(f"{output} exists; choose another --output or pass --overwrite")
+    if output is not None and (output.is_dir() or any(p.exists() and not p.is_dir() for p in output.parents)):
+        raise PtmUsageError(f"--output {output} cannot be a file there (a folder, or under a file); choose a file name in a folder")
     options = {"n_steps": n_steps, "delta_tolerance": delta_tolerance, "baseline": baseline,
                "n_samples": n_samples}
     for name, value in parse_options(extra_options).items():
@@ -771,6 +819,11 @@ def explain_evaluate(run_dir: Path, data: str, methods: str, limit: int, sanity:
     from toolkit import pipeline
 
     names = [m.strip() for m in methods.split(",") if m.strip()]
+    repeated = sorted({m for m in names if names.count(m) > 1})
+    if repeated:
+        raise PtmUsageError(f"--methods lists {', '.join(repeated)} twice; give each method once")
+    if not names:
+        raise PtmUsageError("--methods names no method; give e.g. --methods ig,occlusion")
     options = parse_options(extra_options, scoped=True)
     with ptm_errors():
         result = pipeline.explain_evaluate(

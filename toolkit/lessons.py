@@ -9,6 +9,7 @@ in ``metrics.json`` and writes ``report.html``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,7 @@ def copy_notebook(pm: Any, lesson_id: str, dest: str | Path, *, overwrite: bool 
     import shutil
 
     from toolkit.grading import assign, is_assign_source
+    from toolkit.scaffold import folder_error, make_folder
 
     source = notebook_path(get_lesson(pm, lesson_id))
     folder = Path(dest)
@@ -87,13 +89,18 @@ def copy_notebook(pm: Any, lesson_id: str, dest: str | Path, *, overwrite: bool 
     target = folder / source.name
     if target.exists() and not overwrite:
         raise ConfigError(f"{target} exists (your copy?); choose another --dest or pass --overwrite")
+    make_folder(folder)  # before the notebook is assigned: a bad --dest is refused at once
     if is_assign_source(source):
         assigned = assign(source)
         source = assigned.solution if solutions else assigned.student
-    folder.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, tmp)
-    tmp.replace(target)
+    try:
+        shutil.copyfile(source, tmp)
+        tmp.replace(target)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise folder_error(folder, error) from None
     return target
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ConfigError, PtmError
-from toolkit.runs import write_text_atomic
+from toolkit.runs import RunFolder, write_text_atomic
 
 REPORT_NAME = "report.html"
 # The sections a report was written with (a lesson's story), so ``ptm report`` rebuilds the
@@ -139,7 +139,9 @@ def write_report(
     one, then to the folder's name.
 
     Raises:
-        ConfigError: ``run_dir`` is missing or not a folder, or ``path`` exists and
+        ConfigError: ``run_dir`` is missing, not a folder, or not a ptm run (neither a
+            ``config.json`` with a ``command`` nor a ``metrics.json`` with a ``status``); its
+            ``config.json`` or ``metrics.json`` is not a JSON object; or ``path`` exists and
             ``overwrite`` is false.
     """
     folder = Path(run_dir)
@@ -147,6 +149,7 @@ def write_report(
         raise ConfigError(f"run folder {folder} does not exist; give the --out folder of a ptm run")
     if not folder.is_dir():
         raise ConfigError(f"{folder} is a file, not a run folder; give the --out folder of a ptm run")
+    _check_run(folder)
     target = Path(path) if path is not None else folder / REPORT_NAME
     if target.exists() and not overwrite:
         raise ConfigError(f"{target} already exists; pass overwrite=True or choose another path")
@@ -162,6 +165,22 @@ def write_report(
     page = _page(folder, title or folder.resolve().name, sections)
     write_text_atomic(target, page)
     return target
+
+
+def _check_run(folder: Path) -> None:
+    """Refuse, before anything is written, a folder ptm did not write (a report would land
+    among someone else's files), a run whose records are not JSON objects, and a run whose
+    model is tampered with (custom code, pickles, weights off their SHA-256)."""
+    run = RunFolder(folder)
+    config = run.read_json("config.json", missing={})
+    metrics = run.read_json("metrics.json", missing={})
+    if "command" not in config and "status" not in metrics:
+        raise ConfigError(
+            f"{folder} is not a ptm run folder (no config.json or metrics.json from ptm), so ptm "
+            "will not write report.html into it; give the --out folder of a ptm run"
+        )
+    if run.model_dir.is_dir():
+        run.verify_weights()
 
 
 def load_sections(folder: Path) -> tuple[str | None, list[Section]]:

@@ -69,13 +69,31 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+_digests: dict[tuple[str, int, int], str] = {}
+
+
+def _sha256_cached(path: Path) -> str:
+    """:func:`sha256_of`, remembered per file version (path, size, mtime) within a process: a
+    command opens a run, then loads its model, and hashes the weights once."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _digests:
+        _digests[key] = sha256_of(path)
+    return _digests[key]
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path``, then rename it into place, so a
     reader never sees half a file. The file gets the mode any new file gets here (0666 less
     the umask), like the PNGs beside it: tempfile.mkstemp's private 0600 would make a run
     folder unreadable to the rest of a course's group."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot write {path} ({error.strerror or type(error).__name__}); choose a place you can write"
+        ) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -128,11 +146,6 @@ class RunFolder:
     def _check_free(self, overwrite: bool) -> None:
         """The checks before the claim: a place for a folder, empty, or a run ``overwrite``
         may replace (which is then moved aside and deleted)."""
-        if self.path.is_symlink():
-            raise ConfigError(
-                f"--out {self.path} is a symbolic link (to {os.readlink(self.path)}); give the "
-                "folder it points to, or another --out"
-            )
         if self.path.exists() and not self.path.is_dir():
             raise ConfigError(f"--out {self.path} is a file; choose a folder name")
         try:
@@ -148,6 +161,11 @@ class RunFolder:
             raise ConfigError(
                 f"run folder {self.path} already exists and is not empty; choose another "
                 "--out or pass --overwrite to replace it"
+            )
+        if self.path.is_symlink():
+            raise ConfigError(
+                f"--out {self.path} is a symbolic link (to {os.readlink(self.path)}); --overwrite "
+                "replaces only a real folder, so give the folder it points to, or another --out"
             )
         self._check_replaceable()
         # Move the old run aside in one rename, then delete it: a reader never sees half of it.
@@ -240,8 +258,11 @@ class RunFolder:
         target = self.path.resolve()
         if target == here or target in here.parents:
             raise ConfigError(f"--out {self.path} holds the current folder; --overwrite will not delete it")
-        config = self.read_json("config.json", missing={}) if (self.path / "config.json").is_file() else {}
-        if not isinstance(config, dict) or "command" not in config:
+        try:
+            config = self.read_json("config.json", missing={})
+        except ConfigError:
+            config = {}
+        if "command" not in config:
             raise ConfigError(
                 f"{self.path} is not a ptm run folder (no config.json from ptm); --overwrite only "
                 "replaces run folders, so choose another --out"
@@ -291,19 +312,17 @@ class RunFolder:
     def verify_weights(self) -> None:
         """The model folder is data only (see :func:`check_model_folder`) and its weights match
         ``checksums.json``, which must be there: a missing record is an error, not a pass."""
-        recorded = self.read_json(CHECKSUMS, missing={})
         if not (self.path / CHECKSUMS).is_file():
             raise ConfigError(
                 f"run folder {self.path} has no {CHECKSUMS} (the SHA-256 of its weights), so its "
                 "weights cannot be trusted; train the run again"
             )
-        if not isinstance(recorded, dict):
-            raise ConfigError(f"{self.path / CHECKSUMS} is corrupt; train the run again")
+        recorded = self.read_json(CHECKSUMS)
         check_model_folder(self.model_dir, what=f"run folder {self.path}")
         weights = sorted(p for p in self.model_dir.iterdir() if p.suffix in WEIGHT_SUFFIXES)
         for path in weights:
             expected = recorded.get(f"model/{path.name}")
-            if expected is None or sha256_of(path) != expected:
+            if expected is None or _sha256_cached(path) != expected:
                 why = "is not in" if expected is None else "does not match"
                 raise ConfigError(
                     f"{path} {why} the SHA-256 recorded when it was trained (altered or "
@@ -312,8 +331,6 @@ class RunFolder:
 
     def status(self) -> str:
         metrics = self.read_json("metrics.json", missing={})
-        if not isinstance(metrics, dict):
-            return "corrupt"
         if not metrics:
             return "running or interrupted" if (self.path / "config.json").exists() else "empty"
         return str(metrics.get("status", "unknown"))
@@ -325,9 +342,14 @@ class RunFolder:
                 return missing
             raise ConfigError(f"{path} is missing; is {self.path} a ptm run folder?")
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise ConfigError(f"{path} is corrupt (not JSON); train the run again") from None
+        if not isinstance(data, dict):
+            # Every record ptm writes is an object; anything else was damaged or made elsewhere.
+            kind = {list: "list", str: "string", bool: "true/false"}.get(type(data), "number" if data is not None else "null")
+            raise ConfigError(f"{path} holds a JSON {kind}, not the object ptm writes; train the run again")
+        return data
 
     def write_json(self, name: str, data: Any) -> Path:
         path = self.path / name
@@ -368,7 +390,7 @@ def check_model_folder(model_dir: Path, *, what: str | None = None) -> None:
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise ConfigError(f"{path} is not valid JSON; {what} is damaged, save or train it again") from None
         if not isinstance(config, dict):
-            raise ConfigError(f"{path} holds a JSON {type(config).__name__}, not an object; {what} is damaged, save or train it again")
+            raise ConfigError(f"{path} is not a JSON object; {what} is damaged, save or train it again")
         if "auto_map" in config or any(k.endswith("auto_map") for k in config):
             raise ConfigError(
                 f"{path} names custom code (auto_map), which ptm never runs; use a model folder "

@@ -6,6 +6,8 @@ placeholders), so what a new plugin starts from can be read and changed as plain
 
 from __future__ import annotations
 
+import importlib.util
+import keyword
 import re
 import shutil
 import tempfile
@@ -29,12 +31,24 @@ FILES = {
 
 def plugin_names(name: str) -> dict[str, str]:
     """The distribution, package and dataset id a plugin called ``name`` gets."""
-    if not _NAME.match(name) or len(name) > 40:
+    # fullmatch: a "$" would let a trailing newline through into file names and pyproject.toml
+    if not _NAME.fullmatch(name) or len(name) > 40:
         raise ConfigError(
-            f"plugin name '{name}' is not usable: use 1-40 lower-case letters, digits and '-' "
+            f"plugin name {name!r} is not usable: use 1-40 lower-case letters, digits and '-' "
             "(starting with a letter), e.g. ptm-mydata"
         )
     package = name.replace("-", "_")
+    if keyword.iskeyword(package):
+        raise ConfigError(
+            f"plugin name {name!r} gives the package {package}, a Python keyword that cannot be "
+            f"imported; choose another name, e.g. ptm-{name}"
+        )
+    found = importlib.util.find_spec(package)
+    if found is not None and found.origin is not None:  # not a mere folder of that name (a namespace)
+        raise ConfigError(
+            f"plugin name {name!r} gives the package {package}, which is already an installed "
+            "module; choose another name"
+        )
     short = re.sub(r"^ptm[-_]", "", name).replace("_", "-")
     return {"name": name, "package": package, "dataset": f"{short}-demo"}
 
@@ -50,12 +64,13 @@ def new_plugin(name: str, dest: str | Path = ".") -> Path:
     target = dest / name
     if target.exists():
         raise ConfigError(f"{target} already exists; choose another name or --dest")
-    if dest.exists() and not dest.is_dir():
-        raise ConfigError(f"--dest {dest} is a file; give a folder")
-    dest.mkdir(parents=True, exist_ok=True)
+    make_folder(dest)
     values = {**names, "toolkit_version": __version__}
     templates = resources.files("toolkit").joinpath("templates", "plugin")
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=dest))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=dest))
+    except OSError as error:
+        raise folder_error(dest, error) from None
     try:
         for template, relative in FILES.items():
             text = Template(templates.joinpath(template).read_text(encoding="utf-8")).substitute(values)
@@ -63,7 +78,31 @@ def new_plugin(name: str, dest: str | Path = ".") -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         staging.rename(target)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise folder_error(dest, error) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def make_folder(path: Path, option: str = "--dest") -> None:
+    """Create the folder ``path`` (and its parents) unless it is one already; refuse in one
+    line naming the path when it is a file, lies under a file, or cannot be written."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{option} {path} is a file; give a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise folder_error(path, error, option) from None
+
+
+def folder_error(path: Path, error: OSError, option: str = "--dest") -> ConfigError:
+    """An OSError about writing into the folder ``path``, as one line naming the path and the fix."""
+    blocker = next((p for p in (path, *path.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        where = "is a file" if blocker == path else f"lies under {blocker}, which is a file"
+        return ConfigError(f"{option} {path} {where}; give a folder")
+    reason = error.strerror or type(error).__name__
+    return ConfigError(f"cannot write into {option} {path} ({reason}); give a folder you can write")

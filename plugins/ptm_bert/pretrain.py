@@ -30,6 +30,7 @@ from typing import Any
 
 from toolkit.context import RunContext
 from toolkit.errors import ConfigError
+from toolkit.runs import recorded_ref
 
 from ptm_bert.models import TINY_BERT, minilm_path, verified_minilm_path
 
@@ -79,7 +80,9 @@ class PretrainConfig:
     dropout: float = 0.0
     progress: bool = True
 
-    def check(self, max_positions: int) -> None:
+    def check(self, max_positions: int | None = None) -> None:
+        """Refuse values out of range; ``max_positions`` (the model's limit, once it is built)
+        bounds ``max_length``."""
         for name in ("steps", "epochs", "max_length", "batch_size", "vocab_size", "evaluations"):
             value = getattr(self, name)
             if value is not None and value <= 0:
@@ -96,7 +99,7 @@ class PretrainConfig:
             raise ConfigError(f"held_out must be a share between 0 and 1, got {self.held_out}")
         if self.max_length < 8:
             raise ConfigError(f"--max-length {self.max_length} is too short to mask anything; try 64")
-        if self.max_length > max_positions:
+        if max_positions is not None and self.max_length > max_positions:
             raise ConfigError(f"--max-length {self.max_length} exceeds the model's limit of {max_positions} tokens")
         if self.tokenizer not in TOKENIZERS:
             raise ConfigError(f"--tokenizer must be one of {', '.join(TOKENIZERS)}, got '{self.tokenizer}'")
@@ -123,7 +126,7 @@ def start_model(ref: str, config: PretrainConfig, texts: Sequence[str]) -> tuple
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
 
-    from ptm_bert.models import _quiet_transformers, model_folder
+    from ptm_bert.models import _quiet_transformers, model_folder, refused_remote_code, safe_source
 
     _quiet_transformers()
     path = Path(ref).expanduser()
@@ -131,18 +134,24 @@ def start_model(ref: str, config: PretrainConfig, texts: Sequence[str]) -> tuple
         if ref in PRESETS:
             shape = dict(PRESETS[ref])
         else:
-            if not path.is_file():
-                raise ConfigError(f"model config {path} does not exist; give a BERT config.json or tiny-bert")
-            shape = BertConfig.from_json_file(str(path)).to_dict()
-        tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
+            shape = read_model_config(path)
+        tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()), trust_remote_code=False)
         if config.tokenizer == "train":
             # A WordPiece vocabulary learnt from the corpus by the `tokenizers` library, with
             # BERT's uncased normalisation and special tokens kept.
             tokenizer = tokenizer.train_new_from_iterator(iter(texts), vocab_size=config.vocab_size)
+            check_vocabulary(tokenizer, config.vocab_size)
         shape.update(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)
         shape.pop("architectures", None)
         torch.manual_seed(config.seed)
-        return BertForMaskedLM(BertConfig(**shape)), tokenizer, f"random weights ({ref})"
+        try:
+            bert = BertConfig(**shape)
+            return BertForMaskedLM(bert), tokenizer, f"random weights ({ref})"
+        except Exception as error:  # noqa: BLE001 - transformers' checks of the file's fields, of several types
+            raise ConfigError(
+                f"model config {path} does not describe a BERT ({_one_line(error)}); "
+                "fix the file, or start from tiny-bert"
+            ) from None
     if config.tokenizer == "train":
         raise ConfigError(
             "--tokenizer train needs a model built from a config (tiny-bert, mini-bert or a "
@@ -150,14 +159,65 @@ def start_model(ref: str, config: PretrainConfig, texts: Sequence[str]) -> tuple
         )
     source = str(verified_minilm_path()) if ref == "minilm" else model_folder(ref)
     try:
-        model = BertForMaskedLM.from_pretrained(source, use_safetensors=True)
-        tokenizer = AutoTokenizer.from_pretrained(source)
+        source = safe_source(source)
+        model = BertForMaskedLM.from_pretrained(source, use_safetensors=True, trust_remote_code=False)
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+    except ValueError as error:
+        raise refused_remote_code(error, ref) or error from None
     except OSError as error:
         raise ConfigError(
             f"model '{ref}' is not tiny-bert, mini-bert, a config.json, a model folder or a "
             f"loadable Hugging Face id: {str(error).splitlines()[0]}"
         ) from None
     return model, tokenizer, f"continued from {ref}"
+
+
+def read_model_config(path: Path) -> dict[str, Any]:
+    """The fields of a BERT ``config.json`` given as ``--model``, refused in one line unless
+    the file is a JSON object."""
+    import json
+
+    if not path.is_file():
+        raise ConfigError(f"model config {path} does not exist; give a BERT config.json or tiny-bert")
+    try:
+        shape = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(
+            f"model config {path} is not valid JSON ({_one_line(error)}); fix the file, or start from tiny-bert"
+        ) from None
+    if not isinstance(shape, dict):
+        raise ConfigError(
+            f"model config {path} holds a JSON {_json_kind(shape)}, not an object of BERT settings; "
+            'write e.g. {"hidden_size": 64, "num_hidden_layers": 2}, or start from tiny-bert'
+        )
+    return shape
+
+
+def check_vocabulary(tokenizer: Any, vocab_size: int) -> None:
+    """Refuse a ``--vocab-size`` the trained vocabulary outgrew.
+
+    The WordPiece trainer of the ``tokenizers`` library accepts any size, but always keeps the
+    special tokens and every character of the corpus, alone and as a ``##`` continuation (its
+    alphabet), and only then adds merged pieces up to the size: below that floor it silently
+    returns a larger vocabulary than the one asked for.
+    """
+    if len(tokenizer) > vocab_size:
+        raise ConfigError(
+            f"--vocab-size {vocab_size} is below this corpus's minimum of {len(tokenizer)} (BERT's "
+            f"{len(tokenizer.all_special_tokens)} special tokens, and every character of the corpus alone "
+            f"and as a ##continuation, which the WordPiece trainer always keeps); give --vocab-size "
+            f"{len(tokenizer)} or more (the default is {PretrainConfig.vocab_size})"
+        )
+
+
+def _one_line(error: BaseException) -> str:
+    """An error's text on one line (transformers' field checks span two)."""
+    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    return (text or type(error).__name__)[:200]
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "list", str: "string", bool: "true/false", type(None): "null"}.get(type(value), "number")
 
 
 # -- the training loop -------------------------------------------------------------------------
@@ -516,6 +576,12 @@ def pretrain(
     from toolkit.runs import RunFolder
 
     config = as_config(options)
+    config.check()  # before the corpus is read and a tokenizer trained on it
+    if options.get("vocab_size") is not None and config.tokenizer != "train":
+        raise ConfigError(
+            f"--vocab-size {config.vocab_size} is given but --tokenizer is {config.tokenizer}, whose "
+            "vocabulary is fixed; add --tokenizer train, or drop --vocab-size"
+        )
     texts = load_corpus(pm, corpus).texts
     mlm, tokenizer, init = start_model(model, config, texts if config.tokenizer == "train" else ())
     config.check(int(mlm.config.max_position_embeddings))
@@ -524,8 +590,8 @@ def pretrain(
     folder = RunFolder.create(out, overwrite=overwrite)
     record = {
         "command": "pretrain",
-        "corpus": corpus,
-        "model": model,
+        "corpus": recorded_ref(corpus),  # a path absolute, so it reads the same from anywhere
+        "model": recorded_ref(model) if model not in PRESETS and model != "minilm" else model,
         "init": init,
         "device": trainer.device,
         "hyper": asdict(config),
@@ -552,7 +618,7 @@ def predict_mask(ref: str | Path, texts: Sequence[str], *, top_k: int = 5) -> li
     """The ``top_k`` fillers of every [MASK] in each text, through transformers' fill-mask pipeline."""
     from transformers import AutoTokenizer, BertForMaskedLM, pipeline
 
-    from ptm_bert.models import _quiet_transformers, model_folder
+    from ptm_bert.models import _quiet_transformers, refused_remote_code, safe_source
 
     if top_k <= 0:
         raise ConfigError(f"--top-k must be positive, got {top_k}")
@@ -560,16 +626,27 @@ def predict_mask(ref: str | Path, texts: Sequence[str], *, top_k: int = 5) -> li
     if not texts or any(not t.strip() for t in texts):
         raise ConfigError("give at least one non-empty text, with [MASK] where a word is missing")
     _quiet_transformers()
-    source = model_folder(str(ref))
-    if not Path(source).is_dir():
-        raise ConfigError(f"{ref} is not a folder; give the --out of a ptm pretrain run")
-    model, info = BertForMaskedLM.from_pretrained(source, use_safetensors=True, output_loading_info=True)
+    source = safe_source(_mask_model_folder(Path(ref).expanduser()))
+    try:
+        model, info = BertForMaskedLM.from_pretrained(
+            source, use_safetensors=True, output_loading_info=True, trust_remote_code=False
+        )
+    except (OSError, ValueError) as error:
+        raise refused_remote_code(error, str(ref)) or ConfigError(
+            f"{ref} cannot be opened as a BERT masked-language model ({_one_line(error)}); give the "
+            "--out of a ptm pretrain run"
+        ) from None
     if any(key.startswith("cls.predictions") for key in info["missing_keys"]):
         raise ConfigError(
             f"{ref} has no masked-language-model head (a classifier, or an encoder saved without "
             "it); give the --out of a ptm pretrain run"
         )
-    tokenizer = AutoTokenizer.from_pretrained(source)
+    vocabulary = int(model.config.vocab_size)
+    if top_k > vocabulary:
+        raise ConfigError(
+            f"--top-k {top_k} exceeds the model's vocabulary of {vocabulary:,} tokens; give at most {vocabulary}"
+        )
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
     mask = tokenizer.mask_token
     for text in texts:
         if mask not in text:
@@ -590,6 +667,25 @@ def predict_mask(ref: str | Path, texts: Sequence[str], *, top_k: int = 5) -> li
             }
         )
     return results
+
+
+def _mask_model_folder(path: Path) -> Path:
+    """The model folder ``predict-mask`` reads: a finished run's ``model/`` (opened like every
+    run: its status and weights checked) or a saved model folder; anything else in one line."""
+    from toolkit.runs import RunFolder
+
+    if not path.exists():
+        raise ConfigError(f"run folder {path} does not exist; give the --out of a ptm pretrain run")
+    if not path.is_dir():
+        raise ConfigError(f"{path} is a file, not a run folder; give the --out of a ptm pretrain run")
+    if (path / "model").is_dir() or (path / "metrics.json").exists():
+        return RunFolder.open(path).model_dir
+    if not (path / "config.json").is_file():
+        raise ConfigError(
+            f"{path} is neither a ptm run nor a saved model folder (it has no config.json); give "
+            "the --out of a ptm pretrain run"
+        )
+    return path
 
 
 # -- the value of pretraining -----------------------------------------------------------------
@@ -616,15 +712,23 @@ def compare(
     itself, and ``baseline`` (MiniLM). Writes ``comparison.json`` and ``comparison.png``
     (held-out accuracy per epoch, one line per model) and returns the table.
     """
-    from toolkit.pipeline import train
     from toolkit.runs import RunFolder
 
-    from ptm_bert.models import model_folder
+    from ptm_bert.models import model_folder, safe_source
 
     run = str(pretrained)
     if not (Path(model_folder(run)) / "config.json").is_file():
         raise ConfigError(f"{run} is not a pretrained model or run folder; give the --out of ptm pretrain")
+    safe_source(model_folder(run))  # a damaged or tampered run is refused before the folder exists
     folder = RunFolder.create(out, overwrite=overwrite)
+    with folder.claimed():
+        return _compare(pm, folder, run, data=data, baseline=baseline, train_options=train_options)
+
+
+def _compare(pm: Any, folder: Any, run: str, *, data: str, baseline: str,
+             train_options: dict[str, Any]) -> dict[str, Any]:
+    from toolkit.pipeline import train
+
     rows = []
     for (name, template), slug in zip(COMPARED, ("random-init", "self-pretrained", "baseline")):
         ref = template.format(run=run) if template != "minilm" else baseline
@@ -641,7 +745,7 @@ def compare(
                 "parameters": metrics.get("trainable_parameters"),
             }
         )
-    result = {"pretrained": run, "data": data, "options": {k: v for k, v in train_options.items() if v is not None}, "rows": rows}
+    result = {"pretrained": recorded_ref(run), "data": recorded_ref(data), "options": {k: v for k, v in train_options.items() if v is not None}, "rows": rows}
     comparison_plot(rows, folder.path / "comparison.png")
     folder.finish(result)
     folder.write_json("comparison.json", result)
