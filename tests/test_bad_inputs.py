@@ -202,6 +202,10 @@ def _own_cases(root: Path) -> dict[str, Case]:
         "weights without their record": Case(["evaluate", str(root / "unrecorded"), "--data", str(d / "good.tsv")],
                                              "has no checksums.json (the SHA-256 of its weights)"),
         "run with custom code": Case(["explain", str(root / "coded"), "fine"], "names custom code (auto_map), which ptm never runs"),
+        "compare with a data file": Case(["pretrain", "compare", str(d / "good.tsv"), "--out", out],
+                                         "is not a pretrained model or run folder; give the --out of ptm pretrain"),
+        "compare with a tampered run": Case(["pretrain", "compare", str(root / "coded"), "--out", out],
+                                            "names custom code (auto_map)"),
         "pickled weights to fill masks": Case(["predict-mask", str(root / "pickled"), "a [MASK] film"], "holds pickled weights"),
         # click's own usage errors, one line each
         "unknown option": Case(["train", "--epoch", "2"], "train: no such option '--epoch'. (Did you mean one of: '--epochs', '--epsilon'?); see 'ptm train --help'"),

@@ -160,6 +160,25 @@ def test_unknown_names_and_empty_data_are_refused_with_the_fix():
         empirical_check([])
 
 
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"epsilon": 1e-300}, r"^epsilon 1e-300 is too small for its noise \(scale inf\) to be calibrated"),
+        ({"epsilon": 1e-300, "mechanism": "gaussian"}, r"^epsilon 1e-300 is too small for its noise \(scale 0\)"),
+        ({"epsilon": 1e300}, r"^epsilon 1e\+300 calls for noise of scale 0, lost in the rounding of the answer 300; "
+                             r"check a smaller --epsilon"),
+        ({"samples": 10**11}, r"^samples must be at most 2,000,000 for the check, got 100,000,000,000; try --samples 20000$"),
+        ({"samples": 10}, r"^samples must be at least 1,000 for the check, got 10; try --samples 20000$"),
+        ({"seed": -1}, r"^--seed must lie in 0\.\.4294967295, got -1; try --seed 0$"),
+        ({"epsilon": 50.0, "samples": 2000}, r"^no histogram bin holds 100 samples from both D and D' \(2,000 samples "
+                                             r"each, epsilon 50\); draw more --samples, or check a smaller --epsilon$"),
+    ],
+)
+def test_numbers_the_check_cannot_work_with_are_refused_before_sampling(options, message):
+    with pytest.raises(ConfigError, match=message):
+        empirical_check(TEXTS, **options)
+
+
 # -- the command -------------------------------------------------------------------------------
 
 
@@ -221,3 +240,14 @@ def test_command_reports_a_bad_epsilon_in_one_line(mechanism_cli, tmp_path):
     assert result.exit_code == 2
     assert result.output == "ptm: epsilon must be > 0, got 0.0; try --epsilon 1\n"
     assert not (tmp_path / "x.png").exists()
+
+
+def test_command_refuses_a_plot_it_could_not_write_and_writes_nothing(mechanism_cli, tmp_path):
+    (tmp_path / "a_file").write_text("keep me")
+    for out, message in [(tmp_path / "a_file" / "x.png", f"ptm: --out {tmp_path / 'a_file' / 'x.png'}: "
+                                                          f"{tmp_path / 'a_file'} is a file, not a folder; choose another --out"),
+                         (tmp_path / "x.txt", f"ptm: --out {tmp_path / 'x.txt'}: a plot cannot be written as .txt; "
+                                              "end the name in .png")]:
+        result = mechanism_cli("--out", str(out))
+        assert result.exit_code == 2 and result.output == message + "\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["a_file"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 from test_train import _learnable_file
@@ -169,7 +170,120 @@ def test_mechanism_rejects_bad_budgets_before_training():
         make_dp_sgd(epsilon=1, max_grad_norm=0)
 
 
+def test_the_epsilon_spent_is_never_negative():
+    """With much noise for its delta an accountant's conversion goes below 0: 0 is spent."""
+    from opacus.accountants import create_accountant
+
+    for name in ("rdp", "prv"):
+        raw = create_accountant(name)
+        raw.history = [(100.0, 1.0, 1)]
+        assert raw.get_epsilon(0.04) < 0
+    # GDP finds no root in [0, 500] there and raises; the bound holds at epsilon 0.
+    assert [epsilon_for(100.0, 1.0, 1, 0.04, name) for name in ("rdp", "prv", "gdp")] == [0.0, 0.0, 0.0]
+
+
+def test_budgets_opacus_cannot_calibrate_are_refused_and_a_tiny_one_spends_at_least_zero():
+    with pytest.raises(ConfigError, match=r"^epsilon 1e\+300 is above 100, where the guarantee .* use --epsilon 100 or less"):
+        make_dp_sgd(epsilon=1e300)
+    # Reachable at noise 100 (delta 0.04 is large for one step), but below Opacus' precision.
+    with pytest.raises(ConfigError, match=r"^epsilon 1e-300 is below 0.01, the precision to which Opacus calibrates"):
+        make_dp_sgd(epsilon=1e-300, delta=0.04).plan(20, 256, 1)
+    smallest = make_dp_sgd(epsilon=0.01, delta=0.04)
+    smallest.plan(20, 256, 1)
+    assert 0 <= epsilon_for(smallest.noise_multiplier, 1.0, 1, 0.04) <= 0.01
+    with pytest.raises(ConfigError, match=r"^epsilon 0.001 cannot be reached with 20 examples"):
+        make_dp_sgd(epsilon=0.001).plan(20, 256, 10)
+
+
+PRIVATE = {"mechanism": "dp-sgd", "noise_multiplier": 1.2, "sample_rate": 0.5, "steps": 20, "delta": 1e-3}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"mechanism": None}, "the run was trained without --privacy, so there is no budget to account for; train one"),
+        ({"mechanism": "pate"}, "the run was trained with privacy 'pate', not dp-sgd"),
+        ({"sample_rate": None, "delta": None}, "metrics.json lacks sample_rate, delta (damaged?); train the run again"),
+        ({"steps": "20"}, 'metrics.json records steps "20", not a whole number >= 1 (damaged?)'),
+        ({"steps": 0}, "metrics.json records steps 0, not a whole number >= 1"),
+        ({"steps": 2.5}, "metrics.json records steps 2.5, not a whole number >= 1"),
+        ({"steps": True}, "metrics.json records steps true, not a whole number >= 1"),
+        ({"sample_rate": -0.5}, "metrics.json records sample_rate -0.5, not a number in (0, 1]"),
+        ({"sample_rate": 3}, "metrics.json records sample_rate 3, not a number in (0, 1]"),
+        ({"noise_multiplier": -1}, "metrics.json records noise_multiplier -1, not a number >= 0"),
+        ({"noise_multiplier": math.nan}, "metrics.json records noise_multiplier NaN, not a number >= 0"),
+        ({"noise_multiplier": 0.0}, "the run was trained without noise (epsilon inf): every accountant says inf"),
+        ({"delta": 1.0}, "metrics.json records delta 1.0, not a number in (0, 1)"),
+        ({"noise_multiplier": 1e-6}, "the prv accountant cannot compute an epsilon for noise multiplier 1e-06"),
+    ],
+)
+def test_accountants_refuse_a_damaged_record_in_one_line(change, message):
+    from ptm_dp.dpsgd import accountant_epsilons
+
+    with pytest.raises(ConfigError) as refused:
+        accountant_epsilons({**PRIVATE, **change})
+    assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
+
+
+def test_accountants_read_a_whole_float_step_count():
+    from ptm_dp.dpsgd import accountant_epsilons
+
+    assert accountant_epsilons({**PRIVATE, "steps": 20.0}) == accountant_epsilons(PRIVATE)
+
+
+def test_list_options_refuse_an_item_given_twice():
+    from ptm_dp.sweep import parse_epsilons, parse_trainables
+
+    assert parse_epsilons("inf, 8,1,,3") == [1, 3, 8, math.inf]
+    for text, repeated in [("8,8", "8 twice;"), ("1,8,8.0", "8.0 twice (as 8);"), ("inf,Infinity", "Infinity twice (as inf)")]:
+        with pytest.raises(ConfigError, match=rf"^--epsilons lists {re.escape(repeated)}"):
+            parse_epsilons(text)
+    with pytest.raises(ConfigError, match=r"^--trainable lists head twice; give each strategy once$"):
+        parse_trainables("head,lora,head")
+    with pytest.raises(ConfigError, match=r"^--epsilons is empty; write e.g. --epsilons 1,3,8,inf$"):
+        parse_epsilons(" , ")
+
+
+def test_a_sweep_refuses_its_budgets_before_its_folder_exists(ptm_cli, tmp_path):
+    data = str(_learnable_file(tmp_path, n=40))
+    out = tmp_path / "sweep"
+    for epsilons, message in [("1e-300,8", "ptm: epsilon 1e-300 cannot be reached with 36 examples"),
+                              ("8,1e300", "ptm: --epsilons: epsilon 1e+300 is above 100"),
+                              ("8,8", "ptm: --epsilons lists 8 twice; give each epsilon once")]:
+        result = ptm_cli("privacy", "sweep", "--model", "tiny-bert", "--data", data, "--epsilons", epsilons,
+                         "--out", str(out), "--quiet")
+        assert result.exit_code == 2 and result.output.startswith(message), result.output
+        assert len(result.output.strip().splitlines()) == 1
+        assert not out.exists()
+    zero = ptm_cli("privacy", "sweep", "--model", "tiny-bert", "--data", data, "--epsilons", "8", "--epochs", "0",
+                   "--out", str(out))
+    assert zero.output == "ptm: --epochs must be positive, got 0\n" and not out.exists()
+
+
 # -- membership inference ---------------------------------------------------------------------
+
+
+def test_an_audit_too_small_to_mean_anything_is_refused():
+    from ptm_dp.audit import MIN_EXAMPLES, check_sizes
+
+    with pytest.raises(ConfigError, match=r"^the audit has 1 member and 1 non-member, fewer than the 10 of each"):
+        loss_threshold_attack([0.1], [0.9])
+    check_sizes(MIN_EXAMPLES, MIN_EXAMPLES)
+    with pytest.raises(ConfigError, match=r"^--fpr 0.01 needs at least 500 non-members .* the audit has 40; "
+                                          r"give more --non-members, or --fpr 0.125 or more$"):
+        check_sizes(40, 40, [0.01])
+    chosen = loss_threshold_attack([0.01 * i for i in range(40)], [1 + 0.01 * i for i in range(40)], fprs=[0.125, 0.5])
+    assert chosen.tpr_at_fpr == {"0.125": 1.0, "0.5": 1.0}
+
+
+def test_data_with_some_of_the_models_labels_is_scored_by_name():
+    from ptm_dp.audit import _relabelled
+    from toolkit.data import Example, TextDataset
+
+    only_positive = TextDataset("p", ("pos",), {"all": [Example("great", 0)]})
+    relabelled = _relabelled(only_positive, ["neg", "pos"])
+    assert relabelled.label_names == ("neg", "pos") and relabelled.splits["all"][0].label == 1
+
 
 
 def test_attack_separates_low_from_high_losses_and_reports_supported_fprs_only():

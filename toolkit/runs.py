@@ -272,6 +272,8 @@ class RunFolder:
     def open(cls, path: str | os.PathLike[str]) -> RunFolder:
         """Open a finished run for evaluation or prediction; say what is wrong otherwise."""
         folder = cls(path)
+        if folder.path.is_file():
+            raise ConfigError(f"{folder.path} is a file, not a run folder; give the --out of a ptm train run")
         if not folder.path.is_dir():
             raise ConfigError(f"run folder {folder.path} does not exist; give the --out of a ptm train run")
         status = folder.status()

@@ -21,6 +21,7 @@ DP bounds every such attack: at (epsilon, delta)-DP, TPR <= e^epsilon * FPR + de
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,6 +34,11 @@ FPRS = (0.001, 0.01, 0.05)
 
 MIN_FALSE_POSITIVES = 5
 """The TPR at FPR f is reported only if f * non-members >= this many false positives."""
+
+MIN_EXAMPLES = 2 * MIN_FALSE_POSITIVES
+"""The fewest members, and non-members, an audit accepts: with fewer non-members no rate below
+50% rests on MIN_FALSE_POSITIVES false positives, so the low-FPR region the audit is about cannot
+be seen at all, and the AUC of one member against one non-member is 0, 0.5 or 1 by luck."""
 
 BOOTSTRAP_SAMPLES = 1000
 """Resamples behind each interval (percentile bootstrap, 95%)."""
@@ -78,6 +84,32 @@ def supported_fprs(non_members: int) -> tuple[float, ...]:
     return tuple(f for f in FPRS if f * non_members >= MIN_FALSE_POSITIVES - 1e-9)
 
 
+def check_sizes(members: int, non_members: int, fprs: Sequence[float] | None = None, *,
+                fix: str = "give larger --members and --non-members files") -> None:
+    """Refuse an audit too small to mean anything: fewer than :data:`MIN_EXAMPLES` on a side,
+    or a chosen false-positive rate that rests on fewer than MIN_FALSE_POSITIVES false positives.
+
+    ``fprs`` are rates the caller chose (``--fpr``); by default the rates of :data:`FPRS` that
+    the non-members support are reported and the others left out.
+    """
+    if min(members, non_members) < MIN_EXAMPLES:
+        raise ConfigError(
+            f"the audit has {members} member{'s' * (members != 1)} and {non_members} non-member"
+            f"{'s' * (non_members != 1)}, fewer than the {MIN_EXAMPLES} of each it needs (below "
+            f"that, no false-positive rate under 50% rests on {MIN_FALSE_POSITIVES} false "
+            f"positives); {fix}"
+        )
+    for rate in fprs or ():
+        if rate * non_members < MIN_FALSE_POSITIVES - 1e-9:
+            needed = math.ceil(MIN_FALSE_POSITIVES / rate - 1e-9)
+            lowest = math.ceil(MIN_FALSE_POSITIVES / non_members * 1e4) / 1e4
+            raise ConfigError(
+                f"--fpr {rate:g} needs at least {needed:,} non-members ({MIN_FALSE_POSITIVES} false "
+                f"positives at {rate:.2%}), and the audit has {non_members}; give more "
+                f"--non-members, or --fpr {lowest:g} or more"
+            )
+
+
 def _tpr_at(fpr: Any, tpr: Any, target: float) -> float:
     """The best TPR of a threshold whose FPR is at most ``target`` (ROC points from sklearn)."""
     within = tpr[fpr <= target + 1e-12]
@@ -113,16 +145,20 @@ def loss_threshold_attack(
     delta: float | None = None,
     bootstrap: int = BOOTSTRAP_SAMPLES,
     seed: int = 0,
+    fprs: Sequence[float] | None = None,
 ) -> AuditResult:
-    """Score each example by its negated loss and measure how well that separates members."""
+    """Score each example by its negated loss and measure how well that separates members.
+
+    ``fprs`` are the rates to report the TPR at, each of which the non-members must support
+    (see :func:`check_sizes`); by default those of :data:`FPRS` that they support.
+    """
     import numpy as np
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    if len(member_losses) == 0 or len(non_member_losses) == 0:
-        raise ConfigError("the audit needs both members and non-members; check --members and --non-members")
+    check_sizes(len(member_losses), len(non_member_losses), fprs)
     members = np.asarray(member_losses, dtype=float)
     others = np.asarray(non_member_losses, dtype=float)
-    targets = supported_fprs(len(others))
+    targets = supported_fprs(len(others)) if fprs is None else tuple(fprs)
     truth = np.concatenate([np.ones(len(members)), np.zeros(len(others))])
     # The attack: the lower the loss, the more likely a member.
     score = -np.concatenate([members, others])
@@ -200,12 +236,15 @@ def plot_roc(result: AuditResult, path: str | Path, *, title: str = "") -> Path:
 
 
 def audit_run(pm: Any, run_dir: str | Path, *, members: str | None = None,
-              non_members: str | None = None, device: str = "auto") -> tuple[AuditResult, Any]:
+              non_members: str | None = None, device: str = "auto",
+              fprs: Sequence[float] | None = None) -> tuple[AuditResult, Any]:
     """Attack a finished run: its own training examples (or ``members``) against held-out text.
 
     Without ``members`` the run's training examples are replayed from its config.json (same
     data, seed and limit); without ``non_members`` its held-out examples are used. The larger
-    side is sampled down so that both sides have the same size.
+    side is sampled down so that both sides have the same size. Every source is checked, in one
+    line each, before the model scores anything: it must exist, be labelled for the run's task
+    with labels the model has, and be large enough (:func:`check_sizes`).
     """
     import random
 
@@ -213,29 +252,105 @@ def audit_run(pm: Any, run_dir: str | Path, *, members: str | None = None,
 
     folder, fitter = pipeline.open_run(pm, run_dir, device=device)
     config = folder.read_json("config.json")
-    hyper = config.get("hyper", {})
-    seed = int(hyper.get("seed", 42))
+    hyper = config.get("hyper") if isinstance(config.get("hyper"), dict) else {}
+    seed = _recorded_int(folder, "seed", hyper.get("seed", 42))
+    task = pipeline.run_task(pm, folder)
+
+    def labelled(ref: Any, what: str, recorded: bool) -> Any:
+        """The data at ``ref``, relabelled to the model's label indices."""
+        if recorded:
+            _check_recorded_data(pm, folder, ref, what)
+        dataset = pipeline.load_data(pm, ref)
+        pipeline.check_task(task, dataset, ref)
+        model_labels = list(fitter.label_names)
+        unknown = [name for name in dataset.label_names if name not in model_labels]
+        if unknown:
+            changed = "; it changed since training: give --members and --non-members" if recorded else ""
+            raise ConfigError(
+                f"{what} '{ref}' has labels {list(dataset.label_names)} but the model in {folder.path} "
+                f"knows only {model_labels} ({', '.join(map(repr, unknown))} not among them)"
+                + (changed or f"; give {what} labelled with the model's labels")
+            )
+        return _relabelled(dataset, model_labels)
+
     if members is None or non_members is None:
-        dataset = pipeline.load_data(pm, config["data"])
-        train_rows, test_rows = pipeline.training_split(dataset, seed=seed, limit=config.get("limit"))
+        dataset = labelled(config.get("data"), "the run's training data", recorded=True)
+        limit = config.get("limit")
+        train_rows, test_rows = pipeline.training_split(
+            dataset, seed=seed, limit=None if limit is None else _recorded_int(folder, "limit", limit))
         if config.get("eval_data"):
-            test_rows = pipeline.load_data(pm, config["eval_data"]).evaluation_split()
+            test_rows = labelled(config["eval_data"], "the run's --eval-data", recorded=True).evaluation_split()
     if members is None:
         member_rows = train_rows
     else:
-        given = pipeline.load_data(pm, members)
+        given = labelled(members, "--members", recorded=False)
         member_rows = given.split("train" if "train" in given.splits else "all")
-    other_rows = test_rows if non_members is None else pipeline.load_data(pm, non_members).evaluation_split()
+    other_rows = (test_rows if non_members is None
+                  else labelled(non_members, "--non-members", recorded=False).evaluation_split())
+    short = []
+    if members is None and len(member_rows) < MIN_EXAMPLES:
+        short.append(f"the run trained on only {len(member_rows)}: give --members")
+    if non_members is None and len(other_rows) < MIN_EXAMPLES:
+        short.append(f"the run held out only {len(other_rows)}: give --non-members")
+    fix = (f"{' and '.join(short)} with {MIN_EXAMPLES} or more examples" if short
+           else "give larger --members and --non-members files")
+    check_sizes(len(member_rows), len(other_rows), fix=fix)
     n = min(len(member_rows), len(other_rows))
+    check_sizes(n, n, fprs)  # both sides are sampled down to n
     rng = random.Random(seed)
     member_rows = rng.sample(list(member_rows), n)
     other_rows = rng.sample(list(other_rows), n)
-    max_length = int(hyper.get("max_length") or 128)
+    max_length = _recorded_int(folder, "max_length", hyper.get("max_length") or 128)
     metrics = folder.read_json("metrics.json")
+    epsilon, delta = metrics.get("epsilon"), metrics.get("delta")
+    private = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (epsilon, delta))
     result = loss_threshold_attack(
         fitter.losses(member_rows, max_length=max_length),
         fitter.losses(other_rows, max_length=max_length),
-        epsilon=metrics.get("epsilon"),
-        delta=metrics.get("delta"),
+        epsilon=epsilon if private else None,
+        delta=delta if private else None,
+        fprs=fprs,
     )
     return result, folder
+
+
+def _check_recorded_data(pm: Any, folder: Any, ref: Any, what: str) -> None:
+    """A data reference a run recorded: present, and a file that still exists."""
+    from toolkit.registry import DatasetSpec
+
+    config = folder.path / "config.json"
+    if not isinstance(ref, str) or not ref:
+        raise ConfigError(f"{config} records no training data; give --members and --non-members")
+    if ref in pm.registry.ids(DatasetSpec) or re.match(r"^[A-Za-z][\w+.-]*:", ref):
+        return  # a dataset id, or hf:NAME
+    path = Path(ref).expanduser()
+    if ("/" in ref or path.suffix) and not path.exists():
+        # Runs record absolute paths; an older run's relative one is read from the current folder.
+        where = "" if path.is_absolute() else f" in {Path.cwd()}"
+        raise ConfigError(
+            f"{what} {ref} no longer exists{where} ({config} records it); put the file back, "
+            "or give --members and --non-members"
+        )
+
+
+def _recorded_int(folder: Any, name: str, value: Any) -> int:
+    """A whole number the run's config.json records (a seed, a limit, a length)."""
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or value != int(value)):
+        raise ConfigError(
+            f"{folder.path / 'config.json'} records {name} {value!r}, not a whole number (damaged?); "
+            "train the run again"
+        )
+    return int(value)
+
+
+def _relabelled(dataset: Any, model_labels: list[str]) -> Any:
+    """``dataset`` with each label index turned into the model's index for the same name (data
+    that holds some of the model's labels, in another order, scores the labels it names)."""
+    from dataclasses import replace
+
+    to_model = [model_labels.index(name) for name in dataset.label_names]
+    if to_model == list(range(len(model_labels))):
+        return dataset
+    splits = {name: [replace(e, label=to_model[e.label]) for e in rows] for name, rows in dataset.splits.items()}
+    return replace(dataset, label_names=tuple(model_labels), splits=splits)

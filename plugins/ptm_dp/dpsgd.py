@@ -13,6 +13,7 @@ The trainer knows nothing of this module: it calls :meth:`DPSGD.wrap`, ``epsilon
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -39,6 +40,14 @@ GHOST_ABOVE_PARAMETERS = 5_000_000
 
 # Noise multipliers above this drown any gradient signal; a budget that needs more is refused.
 MAX_NOISE = 100.0
+# Above this, the guarantee bounds an attacker's odds by a factor e^epsilon > 10^43: no promise
+# at all, and Opacus' search for so little noise takes minutes, or never ends (epsilon 1e300).
+MAX_EPSILON = 100.0
+# Opacus' noise search stops once the run's epsilon lies within this of the target (below it).
+# A smaller target cannot be calibrated: the search keeps the first noise whose epsilon falls
+# under it, up to EPSILON_TOLERANCE lower, where the conversion to (epsilon, delta) can even go
+# negative. So targets below it are refused, and they are no budget anyone trains with.
+EPSILON_TOLERANCE = 0.01
 # Across processes each one Poisson-samples its own share; with fewer expected examples than this
 # an empty draw (probability ~e^-16 per step) becomes likely enough to matter.
 MIN_BATCH_PER_PROCESS = 16
@@ -73,6 +82,12 @@ class DPSGD:
     def __post_init__(self) -> None:
         if not self.epsilon_target > 0:
             raise ConfigError(f"epsilon must be > 0, got {self.epsilon_target}; try --epsilon 8")
+        if self.private and self.epsilon_target > MAX_EPSILON:
+            raise ConfigError(
+                f"epsilon {self.epsilon_target:g} is above {MAX_EPSILON:g}, where the guarantee "
+                f"(odds bounded by e^epsilon) promises nothing; use --epsilon {MAX_EPSILON:g} or "
+                "less, or train without --privacy (inf in a sweep)"
+            )
         if self.delta is not None and not 0 < self.delta < 1:
             raise ConfigError(f"delta must lie in (0, 1), got {self.delta}; leave it out for 1/(10 N)")
         if not self.max_grad_norm > 0:
@@ -125,17 +140,31 @@ class DPSGD:
         from opacus.accountants import create_accountant
         from opacus.accountants.utils import get_noise_multiplier
 
+        # One accountant call at the largest noise worth training with: when even that misses
+        # the target, say so now (Opacus' own search would double the noise up to 1e6, tens of
+        # seconds, before giving up).
+        ceiling = create_accountant(self.accountant)
+        ceiling.history = [(MAX_NOISE, self.sample_rate, epochs * steps_per_epoch)]
+        try:
+            reachable = spent_epsilon(ceiling, self.delta) <= self.epsilon_target
+        except (ValueError, ArithmeticError):
+            reachable = False
+        if not reachable:
+            raise ConfigError(
+                f"epsilon {self.epsilon_target:g} cannot be reached with {examples} examples, "
+                f"batch size {batch_size} and {epochs} epochs (delta {self.delta:g}) at a noise "
+                f"multiplier up to {MAX_NOISE:g}; raise --epsilon, or lower --epochs or --batch-size"
+            )
+        if self.epsilon_target < EPSILON_TOLERANCE:
+            raise ConfigError(
+                f"epsilon {self.epsilon_target:g} is below {EPSILON_TOLERANCE:g}, the precision to "
+                f"which Opacus calibrates the noise; use --epsilon {EPSILON_TOLERANCE:g} or more "
+                "(budgets of 1 to 10 are usual)"
+            )
         try:
             with warnings.catch_warnings():
                 # Opacus' note that a larger RDP order might help: not the user's concern.
                 warnings.filterwarnings("ignore", message="Optimal order", category=UserWarning)
-                # One accountant call at the largest noise worth training with: when even that
-                # misses the target, say so now (Opacus' own search would double the noise up
-                # to 1e6, tens of seconds, before giving up).
-                ceiling = create_accountant(self.accountant)
-                ceiling.history = [(MAX_NOISE, self.sample_rate, epochs * steps_per_epoch)]
-                if ceiling.get_epsilon(self.delta) > self.epsilon_target:
-                    raise ValueError("unreachable")
                 self.noise_multiplier = float(
                     get_noise_multiplier(
                         target_epsilon=self.epsilon_target,
@@ -143,13 +172,14 @@ class DPSGD:
                         sample_rate=self.sample_rate,
                         epochs=epochs,
                         accountant=self.accountant,
+                        epsilon_tolerance=EPSILON_TOLERANCE,
                     )
                 )
-        except ValueError:
+        except (ValueError, ArithmeticError) as error:
             raise ConfigError(
-                f"epsilon {self.epsilon_target:g} cannot be reached with {examples} examples, "
-                f"batch size {batch_size} and {epochs} epochs (delta {self.delta:g}) at a noise "
-                f"multiplier up to {MAX_NOISE:g}; raise --epsilon, or lower --epochs or --batch-size"
+                f"the {self.accountant} accountant could not calibrate the noise for epsilon "
+                f"{self.epsilon_target:g} at delta {self.delta:g} ({error}); try --accountant rdp, "
+                "or a smaller --delta"
             ) from None
 
     def wrap(self, model: Any, optimizer: Any, criterion: Any, loader: Any, *, epochs: int) -> tuple:
@@ -210,9 +240,7 @@ class DPSGD:
             return math.inf
         if self._engine is None or not self._engine.accountant.history:
             return 0.0
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Optimal order", category=UserWarning)
-            return float(self._engine.get_epsilon(self.delta))
+        return spent_epsilon(self._engine.accountant, self.delta)
 
     def report(self) -> dict[str, Any]:
         """What metrics.json records: the guarantee and how it was reached."""
@@ -264,6 +292,29 @@ def make_dp_sgd(
     )
 
 
+def spent_epsilon(accountant: Any, delta: float) -> float:
+    """An Opacus accountant's epsilon at ``delta``, never below 0.
+
+    The accountants convert their bound to (epsilon, delta) with formulas that go below 0 when
+    the noise is large for this delta; a guarantee at epsilon 0 then holds (and so at any
+    epsilon above), so 0 is what is spent. GDP solves for epsilon in [0, 500] and raises when
+    there is no root there: at 0 the bound already holds, or it needs more than 500.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Optimal order", category=UserWarning)
+        try:
+            epsilon = float(accountant.get_epsilon(delta))
+        except ValueError:
+            if accountant.mechanism() != "gdp":
+                raise
+            from opacus.accountants.analysis.gdp import compute_mu_poisson, delta_eps_mu
+
+            noise, rate, steps = accountant.history[-1]
+            mu = compute_mu_poisson(steps=steps, noise_multiplier=noise, sample_rate=rate)
+            return 0.0 if delta_eps_mu(eps=0.0, mu=mu) <= delta else math.inf
+    return max(0.0, epsilon)
+
+
 def epsilon_for(noise_multiplier: float, sample_rate: float, steps: int, delta: float,
                 accountant: str = "rdp") -> float:
     """Epsilon of a finished run, straight from a fresh Opacus accountant (for comparisons)."""
@@ -271,22 +322,59 @@ def epsilon_for(noise_multiplier: float, sample_rate: float, steps: int, delta: 
 
     fresh = create_accountant(accountant)
     fresh.history = [(noise_multiplier, sample_rate, steps)]
-    return float(fresh.get_epsilon(delta))
+    return spent_epsilon(fresh, delta)
 
 
 def accountant_epsilons(metrics: dict[str, Any]) -> dict[str, float]:
     """One finished dp-sgd run's epsilon under each Opacus accountant (same noise multiplier,
-    sample rate, steps and delta: only the analysis differs)."""
-    import warnings
+    sample rate, steps and delta: only the analysis differs).
 
-    from toolkit.errors import ConfigError
-
+    Raises:
+        ConfigError: a run trained without dp-sgd or without noise, or a metrics.json whose
+            record of the mechanism is missing or out of range (damaged by hand or by a tool).
+    """
     needed = ("noise_multiplier", "sample_rate", "steps", "delta")
-    if metrics.get("mechanism") != "dp-sgd" or any(metrics.get(k) is None for k in needed):
-        raise ConfigError("not a dp-sgd run; train one with --privacy dp-sgd --epsilon E")
+    mechanism = metrics.get("mechanism")
+    if mechanism is None:
+        raise ConfigError("the run was trained without --privacy, so there is no budget to account "
+                          "for; train one with --privacy dp-sgd --epsilon 8")
+    if mechanism != "dp-sgd":
+        raise ConfigError(f"the run was trained with privacy {mechanism!r}, not dp-sgd; the accountants "
+                          "replay dp-sgd runs only (--privacy dp-sgd --epsilon 8)")
+    missing = [k for k in needed if metrics.get(k) is None]
+    if missing:
+        raise ConfigError(f"metrics.json lacks {', '.join(missing)} (damaged?); train the run again")
+    _check_recorded("noise_multiplier", metrics["noise_multiplier"], "a number >= 0",
+                    lambda v: v >= 0)
     if not metrics["noise_multiplier"]:
         raise ConfigError("the run was trained without noise (epsilon inf): every accountant says inf")
-    with warnings.catch_warnings():
-        # Opacus warns that GDP can underestimate; ACCOUNTANTS says so where it is shown.
-        warnings.simplefilter("ignore", UserWarning)
-        return {name: epsilon_for(*(metrics[k] for k in needed), accountant=name) for name in ACCOUNTANTS}
+    _check_recorded("sample_rate", metrics["sample_rate"], "a number in (0, 1]", lambda v: 0 < v <= 1)
+    _check_recorded("steps", metrics["steps"], "a whole number >= 1", lambda v: v >= 1 and v == int(v))
+    _check_recorded("delta", metrics["delta"], "a number in (0, 1)", lambda v: 0 < v < 1)
+    values = (float(metrics["noise_multiplier"]), float(metrics["sample_rate"]), int(metrics["steps"]),
+              float(metrics["delta"]))
+    epsilons = {}
+    for name in ACCOUNTANTS:
+        try:
+            with warnings.catch_warnings():
+                # Opacus warns that GDP can underestimate (ACCOUNTANTS says so where it is shown),
+                # and PRV's grid divides by zero at sample rate 1 on its way to a finite answer.
+                warnings.simplefilter("ignore")
+                epsilons[name] = epsilon_for(*values, accountant=name)
+        except (MemoryError, RuntimeError, ValueError, ArithmeticError) as error:
+            # PRV discretises the privacy loss on a grid that values far outside any training
+            # run (noise 1e-6, ten million steps) would make petabytes long.
+            raise ConfigError(
+                f"the {name} accountant cannot compute an epsilon for noise multiplier {values[0]:g}, "
+                f"sample rate {values[1]:g}, {values[2]} steps and delta {values[3]:g} "
+                f"({type(error).__name__}); check metrics.json, or train the run again"
+            ) from None
+    return epsilons
+
+
+def _check_recorded(name: str, value: Any, should_be: str, holds: Any) -> None:
+    """A value metrics.json records for the accountants: a finite number that ``holds``."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not (number and holds(value)):
+        raise ConfigError(f"metrics.json records {name} {json.dumps(value)}, not {should_be} (damaged?); "
+                          "train the run again")

@@ -10,7 +10,6 @@ import click
 
 from ptm_dp.mechanisms import DEFAULT_SAMPLES, MECHANISMS, QUERIES
 from toolkit.cli import plugin_manager, ptm_errors
-from toolkit.errors import ConfigError
 
 
 @click.command("mechanism")
@@ -74,12 +73,12 @@ def mechanism_command(
     the wrong scale), never certify DP: the guarantee comes from the calibration.
     """
     from ptm_dp.mechanisms import empirical_check, plot_check
+    from ptm_dp.options import check_output_file, write_output
     from toolkit.pipeline import load_data
 
     with ptm_errors():
         # Refuse before spending any time, and leave the old file exactly as it was.
-        if out.exists() and not overwrite:
-            raise ConfigError(f"{out} exists; choose another --out or pass --overwrite")
+        check_output_file("--out", out, overwrite=overwrite)
         texts = [example.text for example in load_data(plugin_manager(), data).split("all")]
         check = empirical_check(
             texts,
@@ -90,7 +89,7 @@ def mechanism_command(
             samples=samples,
             seed=seed,
         )
-        plot_check(check, out)
+        write_output("--out", out, lambda path: plot_check(check, path))
 
     if as_json:
         click.echo(json.dumps({**check.to_dict(), "data": data, "plot": str(out)}))

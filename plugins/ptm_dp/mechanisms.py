@@ -61,6 +61,21 @@ probability for all bins and both directions together (a Bonferroni correction).
 MIN_SAMPLES = 1_000
 """Fewer samples than this leave too few histogram bins with enough counts to measure anything."""
 
+MAX_SAMPLES = 2_000_000
+"""More samples than this take minutes (diffprivlib draws one at a time, about 5 us each) and
+add nothing a tenth of them would not show; 10^11, a slip of the finger, would need 745 GiB."""
+
+MAX_NOISE_SCALE = 1e100
+"""Noise scales above this are refused: the variance diffprivlib reports (the scale squared)
+overflows past 1e154, and noise this large is no release at all."""
+
+NOISE_RESOLUTION = 1e-9
+"""Noise scales below this fraction of the answer are refused: float64 keeps about 16 digits, so
+such noise is rounded in steps coarse enough to distort its histogram."""
+
+MAX_SEED = 2**32 - 1
+"""numpy's RandomState takes seeds 0 to 2^32 - 1."""
+
 
 # -- queries -----------------------------------------------------------------------------------
 
@@ -339,9 +354,10 @@ def measure_privacy_loss(
 
     enough = (counts_d >= MIN_BIN_COUNT) & (counts_dprime >= MIN_BIN_COUNT)
     if not enough.any():
+        # The larger epsilon, the further apart M(D) and M(D') and the less they overlap.
         raise ConfigError(
-            f"no histogram bin holds {MIN_BIN_COUNT} samples from both D and D'; "
-            f"draw more samples (--samples {DEFAULT_SAMPLES})"
+            f"no histogram bin holds {MIN_BIN_COUNT} samples from both D and D' ({d.size:,} "
+            f"samples each, epsilon {epsilon:g}); draw more --samples, or check a smaller --epsilon"
         )
     c_d, c_dprime = counts_d[enough], counts_dprime[enough]
     log_ratio = np.abs(np.log((c_d / d.size) / (c_dprime / dprime.size)))
@@ -484,7 +500,9 @@ def empirical_check(
 
     Raises:
         ConfigError: an unknown query or mechanism, a bad epsilon or delta (see
-            :func:`check_parameters`), no texts, or fewer than :data:`MIN_SAMPLES` samples.
+            :func:`check_parameters`), no texts, samples outside [:data:`MIN_SAMPLES`,
+            :data:`MAX_SAMPLES`], a seed numpy cannot take, or an epsilon whose noise floating
+            point cannot hold (:data:`MAX_NOISE_SCALE`, :data:`NOISE_RESOLUTION`).
     """
     import numpy as np
 
@@ -493,19 +511,34 @@ def empirical_check(
     if not texts:
         raise ConfigError("the data has no texts; the check needs at least one (see --data)")
     if samples < MIN_SAMPLES:
-        raise ConfigError(f"samples must be at least {MIN_SAMPLES} for the check, got {samples}")
+        raise ConfigError(f"samples must be at least {MIN_SAMPLES:,} for the check, got {samples}; "
+                          f"try --samples {DEFAULT_SAMPLES}")
+    if samples > MAX_SAMPLES:
+        raise ConfigError(f"samples must be at most {MAX_SAMPLES:,} for the check, got {samples:,}; "
+                          f"try --samples {DEFAULT_SAMPLES}")
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"--seed must lie in 0..{MAX_SEED}, got {seed}; try --seed 0")
     texts = list(texts)
     neighbour = spec.neighbour(texts)
     true_d, true_d_prime = spec.answer(texts), spec.answer(neighbour)
     sensitivity = spec.sensitivity(len(texts))
+    with np.errstate(all="ignore"):  # an overflowing variance is refused just below
+        scale = noise_scale(make_mechanism(mechanism, epsilon=epsilon, delta=delta, sensitivity=sensitivity))
+    lost = scale <= NOISE_RESOLUTION * max(1.0, abs(true_d), abs(true_d_prime))
+    # diffprivlib's analytic Gaussian returns sigma 0 below epsilon ~1e-100: a failure, not tiny noise.
+    if not (math.isfinite(scale) and scale <= MAX_NOISE_SCALE) or (lost and epsilon < 1):
+        raise ConfigError(f"epsilon {epsilon:g} is too small for its noise (scale {scale:.3g}) to be "
+                          "calibrated, sampled and binned in floating point; check a larger --epsilon "
+                          "(0.1 to 10 are usual)")
+    if lost:
+        raise ConfigError(f"epsilon {epsilon:g} calls for noise of scale {scale:.3g}, lost in the rounding "
+                          f"of the answer {true_d:g}; check a smaller --epsilon (0.1 to 10 are usual)")
 
     # One random stream for both samples keeps them independent and the whole check repeatable.
     rng = np.random.RandomState(seed)
     options = dict(epsilon=epsilon, delta=delta, sensitivity=sensitivity, samples=samples, seed=rng)
     samples_d = sample_mechanism(true_d, mechanism, **options)
     samples_dprime = sample_mechanism(true_d_prime, mechanism, **options)
-    calibrated = make_mechanism(mechanism, epsilon=epsilon, delta=delta, sensitivity=sensitivity)
-    scale = noise_scale(calibrated)
     bin_width = scale / 2
     loss = measure_privacy_loss(
         samples_d, samples_dprime, epsilon=epsilon, delta=delta, bin_width=bin_width
