@@ -54,3 +54,10 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # Tests never reach a model hub, and a broken plugin fails them loudly.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("PTM_STRICT_PLUGINS", "1")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The docs tests first: their session fixture (every lesson's solution graded, then the
+    site built) is the suite's longest single job, so under xdist it starts at once on the first
+    worker while the other works through everything else (longest job first)."""
+    items.sort(key=lambda item: item.nodeid.split("::")[0] != "tests/test_docs.py")

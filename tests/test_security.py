@@ -158,3 +158,23 @@ def _call_end(text: str, start: int) -> int:
         if depth == 0:
             return i
     raise AssertionError("unclosed call")
+
+
+def test_a_hub_model_that_asks_for_code_is_refused_in_one_line(monkeypatch):
+    """A hub id is not a folder ptm can check first: transformers' own refusal (it is asked with
+    trust_remote_code=False) becomes one line."""
+    import transformers
+
+    from ptm_bert import models
+    from toolkit.errors import ConfigError
+
+    asked = {}
+
+    def from_pretrained(source, **kw):
+        asked.update(kw)
+        raise ValueError(f"{source} contains custom code which must be executed; set trust_remote_code=True")
+
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", from_pretrained)
+    with pytest.raises(ConfigError, match="model 'someone/custom-bert' needs custom code .auto_map., which ptm never runs"):
+        models.load_ref(ref="someone/custom-bert")
+    assert asked["trust_remote_code"] is False
