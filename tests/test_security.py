@@ -135,14 +135,21 @@ def test_a_weight_file_the_record_does_not_name_is_refused(runs, tmp_path, ptm_c
 
 
 def test_every_transformers_load_refuses_remote_code_explicitly():
-    """trust_remote_code=False is passed wherever ptm calls from_pretrained, so a config that
-    asks for code is refused even where no folder check ran first (a hub id)."""
+    """trust_remote_code=False is passed wherever ptm (and its tutorials' code) calls
+    from_pretrained, so a config that asks for code is refused even where no folder check ran
+    first (a hub id)."""
     import re
 
+    import nbformat
+
     root = Path(__file__).resolve().parents[1]
+    sources = {p: p.read_text() for folder in ("toolkit", "plugins", "examples", "benchmarks")
+               for p in (root / folder).rglob("*.py")}
+    for notebook in (root / "tutorials").glob("*.ipynb"):
+        cells = nbformat.read(notebook, as_version=4).cells
+        sources[notebook] = "\n".join(c.source for c in cells if c.cell_type == "code")
     calls = 0
-    for path in [p for folder in ("toolkit", "plugins") for p in (root / folder).rglob("*.py")]:
-        text = path.read_text()
+    for path, text in sources.items():
         for match in re.finditer(r"\.from_pretrained\(", text):
             call = text[match.end():_call_end(text, match.end())]
             calls += 1
