@@ -709,8 +709,6 @@ def _write_new(path: Path, data: str, overwrite: bool) -> None:
     """Write a file atomically; refuse to replace one unless asked."""
     from toolkit.runs import write_text_atomic
 
-    if path.is_dir():
-        raise PtmUsageError(f"--output {path} is a folder; give a file name")
     if path.exists() and not overwrite:
         raise PtmUsageError(f"{path} exists; choose another --output or pass --overwrite")
     try:

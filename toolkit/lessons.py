@@ -80,7 +80,7 @@ def copy_notebook(pm: Any, lesson_id: str, dest: str | Path, *, overwrite: bool 
     import shutil
 
     from toolkit.grading import assign, is_assign_source
-    from toolkit.scaffold import folder_error, make_folder
+    from toolkit.runs import folder_error, make_folder
 
     source = notebook_path(get_lesson(pm, lesson_id))
     folder = Path(dest)

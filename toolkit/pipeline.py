@@ -234,11 +234,6 @@ def train(
         run = RunContext("train", config={"hyper": hyper}, device=fitter.device)
         metrics = fitter.fit(train_rows, test_rows, hyper, run=run, hooks=None, privacy=mechanism)
         return {"status": "finished", **metrics}
-    if not _resume:
-        # Paths are recorded absolute: `ptm privacy audit` or `--resume` from another folder
-        # must read the same files.
-        model = _recorded(pm, ModelSpec, model)
-        data, eval_data = _recorded(pm, DatasetSpec, data), _recorded(pm, DatasetSpec, eval_data)
     if _resume:
         folder = RunFolder(out)
         folder.claim()  # so a second `--resume` of the same run waits its turn
@@ -246,6 +241,10 @@ def train(
         config["resumed"] = [*config.get("resumed", []), time.strftime("%Y-%m-%dT%H:%M:%S%z")]
     else:
         folder = RunFolder.create(out, overwrite=overwrite)
+        # Paths are recorded absolute: `ptm privacy audit` or `--resume` from another folder
+        # must read the same files.
+        model = _recorded(pm, ModelSpec, model)
+        data, eval_data = _recorded(pm, DatasetSpec, data), _recorded(pm, DatasetSpec, eval_data)
         config = {
             "command": "train",
             "model": model,
@@ -307,7 +306,7 @@ def resume(pm: PtmPluginManager, run_dir: str | Path, *, device: str = "auto",
     if holder is not None:
         raise ConfigError(f"run folder {folder.path} is being written by {holder}; wait for it, then resume")
     config = folder.read_json("config.json")
-    if not isinstance(config, dict) or config.get("command") != "train":
+    if config.get("command") != "train":
         raise ConfigError(f"{folder.path} is not a ptm train run; only training runs resume")
     if not folder.checkpoint_dir.is_dir():
         raise ConfigError(
@@ -355,12 +354,9 @@ def recorded_run(folder: RunFolder, run: RunContext, hooks: Any) -> Iterator[Non
         hooks.before_run(run)
         yield
     except BaseException as error:
-        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-        record: dict[str, Any] = {"status": status, "error": f"{type(error).__name__}: {error}"}
-        if run.checkpoint_epoch is not None:
-            record["checkpoint_epoch"] = run.checkpoint_epoch  # what `ptm train --resume` continues
-        folder.write_json("metrics.json", record)
-        folder.release()
+        # checkpoint_epoch: what `ptm train --resume` continues from
+        resumable = {} if run.checkpoint_epoch is None else {"checkpoint_epoch": run.checkpoint_epoch}
+        folder.fail(error, **resumable)
         hooks.on_run_error(run, error)
         raise
 

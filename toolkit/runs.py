@@ -60,6 +60,12 @@ def recorded_ref(ref: Any) -> Any:
     return str(path.resolve()) if path.exists() else str(ref)
 
 
+def json_kind(value: Any) -> str:
+    """What a parsed JSON value is, in JSON's words: object, list, string, number, ..."""
+    kinds = {dict: "object", list: "list", str: "string", bool: "true/false", type(None): "null"}
+    return kinds.get(type(value), "number")
+
+
 def sha256_of(path: Path) -> str:
     """The SHA-256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
@@ -156,7 +162,7 @@ class RunFolder:
             return
         holder = self.holder()
         if holder is not None:
-            raise ConfigError(f"run folder {self.path} is being written by {holder}; wait for it or choose another --out")
+            raise self._busy(holder)
         if not overwrite:
             raise ConfigError(
                 f"run folder {self.path} already exists and is not empty; choose another "
@@ -193,9 +199,7 @@ class RunFolder:
             except FileExistsError:
                 holder = self.holder()
                 if holder is not None:
-                    raise ConfigError(
-                        f"run folder {self.path} is being written by {holder}; wait for it or choose another --out"
-                    ) from None
+                    raise self._busy(holder) from None
                 # Stale: rename it away (only one process can), then try once more.
                 try:
                     path.rename(path.with_name(f"{CLAIM}.stale-{secrets.token_hex(4)}"))
@@ -211,6 +215,9 @@ class RunFolder:
             _held.add(self.path.resolve())
             return
         raise ConfigError(f"run folder {self.path} is being claimed by another process; choose another --out")
+
+    def _busy(self, holder: str) -> ConfigError:
+        return ConfigError(f"run folder {self.path} is being written by {holder}; wait for it or choose another --out")
 
     def holder(self) -> str | None:
         """Who holds this folder's claim ("ptm process 123 on host, started ..."), or None
@@ -239,11 +246,17 @@ class RunFolder:
             yield self
         except BaseException as error:
             if not (self.path / "metrics.json").exists():
-                status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-                self.write_json("metrics.json", {"status": status, "error": f"{type(error).__name__}: {error}"})
+                self.fail(error)
             raise
         finally:
             self.release()
+
+    def fail(self, error: BaseException, **record: Any) -> None:
+        """Write metrics.json saying the run failed (or was interrupted) and why, with
+        ``record`` beside it, and release the claim."""
+        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        self.write_json("metrics.json", {"status": status, "error": f"{type(error).__name__}: {error}", **record})
+        self.release()
 
     def release(self) -> None:
         """Give up this process's claim (a finished or failed run)."""
@@ -349,8 +362,7 @@ class RunFolder:
             raise ConfigError(f"{path} is corrupt (not JSON); train the run again") from None
         if not isinstance(data, dict):
             # Every record ptm writes is an object; anything else was damaged or made elsewhere.
-            kind = {list: "list", str: "string", bool: "true/false"}.get(type(data), "number" if data is not None else "null")
-            raise ConfigError(f"{path} holds a JSON {kind}, not the object ptm writes; train the run again")
+            raise ConfigError(f"{path} holds a JSON {json_kind(data)}, not the object ptm writes; train the run again")
         return data
 
     def write_json(self, name: str, data: Any) -> Path:
@@ -393,7 +405,7 @@ def check_model_folder(model_dir: Path, *, what: str | None = None) -> None:
             raise ConfigError(f"{path} is not valid JSON; {what} is damaged, save or train it again") from None
         if not isinstance(config, dict):
             raise ConfigError(f"{path} is not a JSON object; {what} is damaged, save or train it again")
-        if "auto_map" in config or any(k.endswith("auto_map") for k in config):
+        if any(key.endswith("auto_map") for key in config):  # auto_map, or a tokenizer's *_auto_map
             raise ConfigError(
                 f"{path} names custom code (auto_map), which ptm never runs; use a model folder "
                 "with a built-in architecture (model_type bert)"
@@ -410,6 +422,27 @@ def check_model_folder(model_dir: Path, *, what: str | None = None) -> None:
         )
     if not any(p.suffix in WEIGHT_SUFFIXES for p in model_dir.iterdir()):
         raise ConfigError(f"{what} lacks its model weights ({model_dir.name}/*.safetensors); train or save it again")
+
+
+def make_folder(path: Path, option: str = "--dest") -> None:
+    """Create the folder ``path`` (and its parents) unless it is one already; refuse in one
+    line naming the path when it is a file, lies under a file, or cannot be written."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{option} {path} is a file; give a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise folder_error(path, error, option) from None
+
+
+def folder_error(path: Path, error: OSError, option: str = "--dest") -> ConfigError:
+    """An OSError about writing into the folder ``path``, as one line naming the path and the fix."""
+    blocker = next((p for p in (path, *path.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        where = "is a file" if blocker == path else f"lies under {blocker}, which is a file"
+        return ConfigError(f"{option} {path} {where}; give a folder")
+    reason = error.strerror or type(error).__name__
+    return ConfigError(f"cannot write into {option} {path} ({reason}); give a folder you can write")
 
 
 def _alive(pid: int) -> bool:

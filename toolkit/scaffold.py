@@ -17,6 +17,7 @@ from string import Template
 
 from toolkit import __version__
 from toolkit.errors import ConfigError
+from toolkit.runs import folder_error, make_folder
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 
@@ -85,24 +86,3 @@ def new_plugin(name: str, dest: str | Path = ".") -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
-
-
-def make_folder(path: Path, option: str = "--dest") -> None:
-    """Create the folder ``path`` (and its parents) unless it is one already; refuse in one
-    line naming the path when it is a file, lies under a file, or cannot be written."""
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{option} {path} is a file; give a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise folder_error(path, error, option) from None
-
-
-def folder_error(path: Path, error: OSError, option: str = "--dest") -> ConfigError:
-    """An OSError about writing into the folder ``path``, as one line naming the path and the fix."""
-    blocker = next((p for p in (path, *path.parents) if p.exists()), None)
-    if blocker is not None and not blocker.is_dir():
-        where = "is a file" if blocker == path else f"lies under {blocker}, which is a file"
-        return ConfigError(f"{option} {path} {where}; give a folder")
-    reason = error.strerror or type(error).__name__
-    return ConfigError(f"cannot write into {option} {path} ({reason}); give a folder you can write")

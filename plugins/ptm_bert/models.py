@@ -121,15 +121,19 @@ def load_pretrained(
     default a saved model keeps its own and a new one takes ``cls``. Weights are read as
     safetensors only and remote code is never run.
     """
-    from transformers import AutoConfig, AutoTokenizer, BertForSequenceClassification
-
     _quiet_transformers()
     source = safe_source(name_or_path)
     heads = {} if num_labels is None else _label_maps(num_labels, labels)
     try:
-        config = AutoConfig.from_pretrained(source, trust_remote_code=False, **heads)
-    except ValueError as error:
+        return _load_classifier(source, heads, pooling)
+    except ValueError as error:  # transformers' refusal of a hub model's custom code, among others
         raise refused_remote_code(error, source) or error from None
+
+
+def _load_classifier(source: str, heads: dict[str, Any], pooling: str | None) -> LoadedModel:
+    from transformers import AutoConfig, AutoTokenizer, BertForSequenceClassification
+
+    config = AutoConfig.from_pretrained(source, trust_remote_code=False, **heads)
     pooling = pooling or getattr(config, "classifier_pooling", "cls")
     if pooling == "mean":
         from ptm_bert.pooling import BertMeanPooledClassifier as classifier
@@ -189,8 +193,6 @@ def load_ref(*, ref: str, num_labels: int = 2, labels: Sequence[str] | None = No
     offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
     try:
         return load_pretrained(ref, num_labels=num_labels, labels=labels)
-    except ValueError as error:
-        raise refused_remote_code(error, ref) or error from None
     except OSError as error:
         why = "offline (HF_HUB_OFFLINE=1) and not in the local cache" if offline else str(error).splitlines()[0]
         raise ConfigError(

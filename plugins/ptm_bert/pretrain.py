@@ -30,7 +30,7 @@ from typing import Any
 
 from toolkit.context import RunContext
 from toolkit.errors import ConfigError
-from toolkit.runs import recorded_ref
+from toolkit.runs import json_kind, recorded_ref
 
 from ptm_bert.models import TINY_BERT, minilm_path, verified_minilm_path
 
@@ -187,7 +187,7 @@ def read_model_config(path: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(shape, dict):
         raise ConfigError(
-            f"model config {path} holds a JSON {_json_kind(shape)}, not an object of BERT settings; "
+            f"model config {path} holds a JSON {json_kind(shape)}, not an object of BERT settings; "
             'write e.g. {"hidden_size": 64, "num_hidden_layers": 2}, or start from tiny-bert'
         )
     return shape
@@ -214,10 +214,6 @@ def _one_line(error: BaseException) -> str:
     """An error's text on one line (transformers' field checks span two)."""
     text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
     return (text or type(error).__name__)[:200]
-
-
-def _json_kind(value: Any) -> str:
-    return {list: "list", str: "string", bool: "true/false", type(None): "null"}.get(type(value), "number")
 
 
 # -- the training loop -------------------------------------------------------------------------
