@@ -6,7 +6,7 @@ with transformers' ``DataCollatorForLanguageModeling`` masking 15% of the tokens
 
 - plain: shuffled batches and ``BertForMaskedLM(**batch).loss``, which projects every token
   onto the vocabulary;
-- toolkit: ``ptm_bert.pretrain.Pretrainer`` (length-grouped batches, the vocabulary projection
+- toolkit: ``ptm_bert.pretrainer.Pretrainer`` (length-grouped batches, the vocabulary projection
   only at the masked places).
 
     python benchmarks/pretrain.py [--steps 150] [--tokenizer bert-uncased|train]
@@ -25,7 +25,9 @@ from pathlib import Path
 
 import torch
 
-from ptm_bert.pretrain import PretrainConfig, Pretrainer, start_model
+from ptm_bert.mlm_model import start_model
+from ptm_bert.pretrain_config import PretrainConfig
+from ptm_bert.pretrainer import Pretrainer
 from ptm_textdata.files import load_file
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -26,6 +26,13 @@ def prepare(root: Path) -> None:
     (d / "d_late_nul.tsv").write_text("text\tlabel\n" + rows * 20 + "ba\x00d\t0\n")
     (d / "d_nul.txt").write_bytes(b"\x00" * 1000)
     (d / "d_nul_inside.txt").write_text("".join(f"the film was fine, part {i}\n" for i in range(30)) + "a\x00b\n")
+    # Tagging files (words and BIO tags): a good sentence first, then the problem.
+    good = "Anna B-PER\nSmith I-PER\nlives O\nin O\nLisbon B-LOC\n.\tO\n\n"
+    (d / "t_no_tag.conll").write_text(good + "Pedro B-PER\nworks\nhere O\n")
+    (d / "t_bioes.conll").write_text(good + "Maria S-PER\nleft O\n")
+    (d / "t_i_after_o.conll").write_text(good + "the O\nNew O\nYork I-LOC\nTimes I-ORG\n")
+    (d / "t_lengths.jsonl").write_text('{"tokens": ["Anna", "lives", "in", "Lisbon"], "tags": ["B-PER", "O", "O", "B-LOC"]}\n'
+                                       '{"tokens": ["Pedro", "works", "in", "Porto"], "tags": ["B-PER", "O", "B-LOC"]}\n')
 
 
 def cases(root: Path) -> dict[str, Case]:
@@ -59,4 +66,16 @@ def cases(root: Path) -> dict[str, Case]:
                                     "holds NUL bytes (first on line 1), so it is binary or damaged; give a UTF-8 .txt"),
         "nul bytes inside a corpus": Case(["pretrain", "--corpus", str(d / "d_nul_inside.txt"), "--steps", "1", *tiny],
                                           "holds NUL bytes (first on line 31)"),
+        # tagging files
+        "conll word without a tag": Case(["train", "--task", "tagging", "--data", str(d / "t_no_tag.conll"), *tiny],
+                                         "t_no_tag.conll line 9 has a word ('works') but no tag; write one 'word TAG' per line"),
+        "unknown tag scheme": Case(["train", "--task", "tagging", "--data", str(d / "t_bioes.conll"), *tiny],
+                                   "t_bioes.conll line 8 has the tag 'S-PER', of an unknown tag scheme; ptm reads BIO tags "
+                                   "(O, B-X, I-X)"),
+        "tag I- after O": Case(["train", "--task", "tagging", "--data", str(d / "t_i_after_o.conll"), *tiny],
+                               "t_i_after_o.conll line 10 has the tag 'I-LOC', which follows 'O'; ptm reads IOB2, where "
+                               "every entity starts with B-: make it B-LOC"),
+        "jsonl tokens and tags differ in length": Case(
+            ["train", "--task", "tagging", "--data", str(d / "t_lengths.jsonl"), *tiny],
+            "t_lengths.jsonl line 2 has 4 tokens but 3 tags (tags); give exactly one tag per token"),
     }

@@ -55,6 +55,8 @@ def cases(root: Path) -> dict[str, Case]:
     sweep = ["privacy", "sweep", "--model", "tiny-bert", "--data", str(d / "good.tsv"), "--quiet",
              "--out", str(root / "p_sweep")]
     mechanism = ["privacy", "mechanism", "--data", str(d / "good.tsv")]
+    train = ["train", "--model", "tiny-bert", "--data", str(d / "good.tsv"), "--quiet", "--out", str(root / "new_run"),
+             "--privacy", "dp-sgd", "--epsilon", "8"]
     damaged = "(damaged?); train the run again"
     return {
         # accountants: what metrics.json records of the mechanism
@@ -103,6 +105,11 @@ def cases(root: Path) -> dict[str, Case]:
                                                          "epsilon 1e-300 cannot be reached with 18 examples"),
         "privacy sweep epsilon too large to mean anything": Case([*sweep, "--epsilons", "8,1e300"],
                                                                  "epsilon 1e+300 is above 100"),
+        # train: the mechanism's own options, checked against what its record declares
+        "privacy accountant not among the record's choices": Case(
+            [*train, "--accountant", "moments"], "accountant 'moments' is not one of rdp, prv, gdp (privacy 'dp-sgd')"),
+        "privacy option the mechanism does not take": Case(
+            [*train, "--privacy-option", "noise=2"], "privacy 'dp-sgd' has no option noise (options: epsilon, delta,"),
         # mechanism: numbers floating point cannot hold, and where the plot goes
         "privacy mechanism epsilon too small": Case([*mechanism, "--epsilon", "1e-300", "--out", str(root / "p_m.png")],
                                                     "epsilon 1e-300 is too small for its noise"),

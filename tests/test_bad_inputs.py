@@ -130,7 +130,7 @@ def _own_cases(root: Path) -> dict[str, Case]:
                                "has no column 'body'; its columns are text, label"),
         "one class": Case(["train", "--data", str(d / "one_class.tsv"), *tiny], "has only one label"),
         "broken jsonl line": Case(["train", "--data", str(d / "broken.jsonl"), *tiny], "line 3 is not valid JSON"),
-        "not a data format": Case(["train", "--data", str(d / "a_file"), *tiny], "Data can also be a .tsv, .csv or .jsonl file"),
+        "not a data format": Case(["train", "--data", str(d / "a_file"), *tiny], "Data can also be a .tsv, .csv, .jsonl or .conll file"),
         # unknown ids, with the closest ones
         "unknown model": Case(["train", "--model", "minilmm", "--out", out], "Did you mean 'minilm'?"),
         "unknown dataset": Case(["train", "--data", "reviewz", *tiny], "Did you mean 'reviews'?"),

@@ -40,6 +40,17 @@ MUTATIONS = {
     "q_dropout_scale": [("1 / (1 - 0.1)", "1 - 0.1", "expected activation")],
     "loop_matches_ptm": [("evaluate_accuracy(loop_model, test_batches)",
                           "evaluate_accuracy(loop_model, train_batches)", "more than 0.03 apart")],
+    "align_labels": [
+        # every piece of a word labelled with its tag
+        ("labels.append(-100)            # a later piece", "labels.append(word_tags[word])  # a later piece",
+         "only a word's first piece carries its tag, the rest get -100"),
+        # the previous word never remembered: the same mistake, made another way
+        ("        previous = word\n", "", "the second piece of word 1 (position 3) got label 8"),
+        # special tokens labelled 0 (the id of O) instead of -100
+        ("labels.append(-100)            # [CLS]", "labels.append(0)            # [CLS]", "special token"),
+        # off by one: the tag of the word before
+        ("word_tags[word])", "word_tags[word - 1])", "off by one"),
+    ],
 }
 
 
@@ -67,7 +78,7 @@ def _run(question: str, source: str):
 
 def test_the_lesson_has_its_questions(assigned):
     assert set(assigned.tests) == set(MUTATIONS)
-    assert sum(assigned.points.values()) == 12
+    assert sum(assigned.points.values()) == 14
     written = [q for q in assigned.tests if q.startswith("q_")]
     assert len(assigned.tests) - len(written) >= 3 and len(written) >= 2
 

@@ -291,7 +291,7 @@ def test_cli_explain_evaluate_passes_each_method_its_options(trained, ptm_cli):
 
 def test_cli_option_reaches_a_plugin_explainer_with_its_own_options(trained, ptm_register, ptm_cli):
     from toolkit import hookimpl
-    from toolkit.registry import ExplainerSpec
+    from toolkit.registry import ExplainerSpec, Option
 
     _, out, _ = trained
     made = []
@@ -311,18 +311,21 @@ def test_cli_option_reaches_a_plugin_explainer_with_its_own_options(trained, ptm
     class Plugin:
         @hookimpl
         def ptm_register_explainers(self, register):
-            register(ExplainerSpec(id="scaled", summary="saliency times a number", factory=ScaledSaliency))
+            register(ExplainerSpec(id="scaled", summary="saliency times a number", factory=ScaledSaliency,
+                                   options={"scale": Option(help="the factor", type=float, default="1.0")}))
 
     ptm_register(Plugin(), name="scaled-plugin")
     result = ptm_cli("explain", str(out), "the film was superb", "--method", "scaled", "--option", "scale=2",
                      "--format", "json")
     assert result.exit_code == 0, result.output
-    assert made == [2]
+    assert made == [2.0] and isinstance(made[0], float)  # the record's type: a whole number becomes a float
     unknown = ptm_cli("explain", str(out), "the film", "--method", "scaled", "--option", "sharpness=2")
     assert unknown.exit_code == 2
     assert unknown.stderr == "ptm: explainer 'scaled' has no option sharpness (options: scale)\n"
     builtin = ptm_cli("explain", str(out), "the film", "--method", "scaled", "--n-steps", "8")
     assert builtin.exit_code == 2 and "has no option n_steps (options: scale)" in builtin.stderr
+    typed = ptm_cli("explain", str(out), "the film", "--method", "scaled", "--option", "scale=much")
+    assert typed.stderr == "ptm: scale takes a number, got 'much' (explainer 'scaled')\n"
 
 
 def test_check_explainer_passes_every_builtin_and_names_a_broken_record(trained):

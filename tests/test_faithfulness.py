@@ -249,3 +249,35 @@ def test_rank_agreement_is_one_for_the_same_ranking_and_negative_for_the_reverse
     other = [record([1, 2, 3, 4], [0.1, 0.4, 0.2, 0.3], words=("a", "b", "c", "d")), first[1]]
     with pytest.raises(ConfigError, match="explanations of different sentences"):
         rank_agreement(first, other)
+
+
+def test_the_layers_come_from_the_models_plugin_and_a_record_without_them_is_one_line(tiny, ptm_manager):
+    from toolkit import hookimpl
+    from toolkit.faithfulness import model_layers
+    from toolkit.registry import ModelSpec
+
+    class Plugin:
+        @hookimpl
+        def ptm_register_models(self, register):
+            register(ModelSpec(id="plain", summary="a model without layers", factory=lambda: None))
+
+    ptm_manager.register(Plugin(), name="plain-plugin")
+    try:
+        with pytest.raises(ConfigError) as caught:
+            model_layers(ptm_manager, "plain")
+    finally:
+        ptm_manager.unregister(name="plain-plugin")
+    message = str(caught.value)
+    assert message.startswith("model 'plain' (plugin 'plain-plugin') does not list its layers")
+    assert "add layers= to its ModelSpec" in message and "\n" not in message
+
+    # The built-in records name ptm_bert's layers; a run recorded as a folder resolves to 'bert'.
+    explain = gradient_x_input(tiny.tokenizer, ["a warm and funny film", "a dull one"])
+    by_record = cascading_randomization(tiny.model, explain, seed=0, layers=model_layers(ptm_manager, "/some/run"))
+    assert by_record == cascading_randomization(tiny.model, explain, seed=0)
+    import torch
+
+    with pytest.raises(ConfigError, match=r"^model 'tiny-bert' \(plugin 'ptm_bert'\): its layers\(\) does not know a Linear"):
+        cascading_randomization(torch.nn.Linear(2, 2), explain, layers=model_layers(ptm_manager, "tiny-bert"))
+    with pytest.raises(ConfigError, match="^no model plugin lists the layers of a Linear"):
+        cascading_randomization(torch.nn.Linear(2, 2), explain, pm=ptm_manager)

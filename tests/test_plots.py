@@ -25,7 +25,8 @@ def _is_png(path) -> bool:
 
 
 def test_run_plots_keep_the_users_backend(users_backend, tmp_path):
-    from ptm_bert.pretrain import comparison_plot, pretraining_curves
+    from ptm_bert.compare import comparison_plot
+    from ptm_bert.pretrain import pretraining_curves
     from ptm_course.explainability import _plot_convergence, _plot_randomization
     from toolkit.plots import training_curves
 

@@ -133,7 +133,7 @@ def test_continued_pretraining_starts_from_the_weights(pretrained, ptm_manager, 
 
 
 def test_compare_fine_tunes_three_starting_points(pretrained, ptm_manager, tmp_path):
-    from ptm_bert.pretrain import compare
+    from ptm_bert.compare import compare
 
     out, _ = pretrained
     result = compare(ptm_manager, out, data=str(_labelled(tmp_path)), out=tmp_path / "cmp", baseline=str(out),
@@ -195,7 +195,8 @@ def test_predict_mask_refuses_text_without_mask_and_a_classifier(pretrained, ptm
 
 
 def test_a_vocabulary_below_the_corpus_alphabet_is_refused_and_the_minimum_named_works(tmp_path):
-    from ptm_bert.pretrain import as_config, start_model
+    from ptm_bert.mlm_model import start_model
+    from ptm_bert.pretrain_config import as_config
 
     texts = _corpus(tmp_path, 60).read_text().splitlines()
     with pytest.raises(ConfigError, match=r"--vocab-size 3 is below this corpus's minimum of (\d+)") as refused:
@@ -213,7 +214,8 @@ def test_a_vocabulary_below_the_corpus_alphabet_is_refused_and_the_minimum_named
     ('{"hidden_size": 30, "num_attention_heads": 4}', "does not describe a BERT (The hidden size (30) is not a multiple"),
 ])
 def test_a_model_config_that_is_not_a_bert_is_one_line(tmp_path, text, message):
-    from ptm_bert.pretrain import as_config, start_model
+    from ptm_bert.mlm_model import start_model
+    from ptm_bert.pretrain_config import as_config
 
     config = tmp_path / "bert.json"
     config.write_text(text)
@@ -224,7 +226,9 @@ def test_a_model_config_that_is_not_a_bert_is_one_line(tmp_path, text, message):
 def test_dropout_is_off_while_pretraining_and_kept_for_fine_tuning(ptm_manager, tmp_path):
     import torch
 
-    from ptm_bert.pretrain import Pretrainer, as_config, start_model
+    from ptm_bert.mlm_model import start_model
+    from ptm_bert.pretrain_config import as_config
+    from ptm_bert.pretrainer import Pretrainer
 
     config = as_config({**QUICK, "steps": 3})
     texts = _corpus(tmp_path, 60).read_text().splitlines()

@@ -111,6 +111,20 @@ def test_unreachable_epsilon_is_one_line_and_writes_nothing(ptm_cli, tmp_path):
         (["--privacy", "dp-sdg", "--epsilon", "8"], "ptm: privacy 'dp-sdg' not found. Did you mean 'dp-sgd'?"),
         (["--trainable", "top9"], "ptm: --trainable top9: the model has 2 layers; use top1..top2"),
         (["--trainable", "some"], "ptm: unknown --trainable 'some'; use all, head, lora or topN (e.g. top2)"),
+        # The mechanism's own options: its record declares them, the core checks them.
+        (["--privacy", "dp-sgd", "--epsilon", "8", "--accountant", "moments"],
+         "ptm: accountant 'moments' is not one of rdp, prv, gdp (privacy 'dp-sgd')"),
+        (["--privacy", "dp-sgd", "--epsilon", "8", "--grad-sample-mode", "turbo"],
+         "ptm: grad_sample_mode 'turbo' is not one of auto, hooks, functorch, ghost (privacy 'dp-sgd')"),
+        (["--privacy", "dp-sgd", "--epsilon", "8", "--privacy-option", "accountant=moments"],
+         "ptm: accountant 'moments' is not one of rdp, prv, gdp (privacy 'dp-sgd')"),
+        (["--privacy", "dp-sgd", "--epsilon", "8", "--privacy-option", "noise=2"],
+         "ptm: privacy 'dp-sgd' has no option noise (options: epsilon, delta, max_grad_norm, accountant, grad_sample_mode)"),
+        (["--privacy", "dp-sgd", "--epsilon", "8", "--accountant", "rdp", "--privacy-option", "accountant=prv"],
+         "ptm: accountant is given both as --accountant and as --privacy-option; give it once"),
+        (["--privacy", "dp-sgd", "--epsilon", "8", "--privacy-option", "prv"],
+         "ptm: --privacy-option 'prv' is not NAME=VALUE; write e.g. --privacy-option accountant=prv"),
+        (["--privacy-option", "accountant=prv"], "ptm: --privacy-option only applies with --privacy"),
     ],
 )
 def test_bad_privacy_input_is_one_line_exit_2(ptm_cli, tmp_path, args, message):
@@ -120,6 +134,26 @@ def test_bad_privacy_input_is_one_line_exit_2(ptm_cli, tmp_path, args, message):
     assert result.output.startswith(message), result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_train_help_shows_the_options_the_privacy_records_declare(ptm_cli, ptm_register):
+    from toolkit import hookimpl
+    from toolkit.registry import Option, PrivacySpec
+
+    class Plugin:
+        @hookimpl
+        def ptm_register_privacy(self, register):
+            register(PrivacySpec(id="clipped", summary="clipping, no noise", factory="ptm_dp.dpsgd:make_dp_sgd",
+                                 options={"epsilon": Option(help="budget", type=float),
+                                          "accountant": Option(help="how", type=str, choices=("rdp",), default="rdp")}))
+
+    ptm_register(Plugin(), name="clipped-plugin")
+    # One line, with the words click's wrapping broke at a hyphen ("dp-\n sgd") joined again.
+    text = re.sub(r"(?<=\w)- ", "-", " ".join(ptm_cli("train", "--help").output.split()))
+    assert "--accountant NAME Privacy accountant; the same as --privacy-option accountant=NAME. " \
+           "[clipped: rdp; default rdp; dp-sgd: rdp, prv or gdp; default rdp]" in text
+    assert "[dp-sgd: auto, hooks, functorch or ghost; default auto: ghost clipping when over 5M parameters train, else hooks]" in text
+    assert "[clipped: epsilon, accountant; dp-sgd: epsilon, delta, max_grad_norm, accountant, grad_sample_mode]" in text
 
 
 def test_cli_dp_run_reports_the_guarantee_and_warns_on_a_large_delta(ptm_cli, tmp_path):

@@ -150,3 +150,31 @@ def test_duplicate_between_two_plugins_drops_the_later_one_unless_strict():
     strict.register(B(), name="b")
     with pytest.raises(PluginLoadError, match="registered by both plugin 'a' and plugin 'b'"):
         strict.registry  # noqa: B018
+
+
+def test_declared_options_are_checked_before_the_factory_runs():
+    from toolkit.errors import ConfigError
+    from toolkit.registry import Option, PrivacySpec
+
+    calls = []
+    spec = PrivacySpec(id="noisy", summary="a mechanism", plugin="acme", factory=lambda **kw: calls.append(kw),
+                       options={"epsilon": Option(help="budget", type=float),
+                                "accountant": Option(help="how", type=str, choices=("rdp", "prv"), default="rdp")})
+    spec.load()(epsilon=8, accountant="prv")
+    assert calls == [{"epsilon": 8.0, "accountant": "prv"}]
+    for given, message in [
+        ({"colour": "red"}, "privacy 'noisy' has no option colour (options: epsilon, accountant)"),
+        ({"accountant": "moments"}, "accountant 'moments' is not one of rdp, prv (privacy 'noisy')"),
+        ({"epsilon": "lots"}, "epsilon takes a number, got 'lots' (privacy 'noisy')"),
+        ({"epsilon": True}, "epsilon takes a number, got True (privacy 'noisy')"),
+    ]:
+        with pytest.raises(ConfigError) as caught:
+            spec.load()(**given)
+        assert str(caught.value) == message
+    assert len(calls) == 1  # the factory never ran with a bad option
+    assert spec.options["accountant"].describe() == "rdp or prv; default rdp"
+
+    undeclared = ExplainerSpec(id="x", summary="s", factory=dict)
+    assert undeclared.load() is dict and undeclared.check_options({"any": 1}) == {"any": 1}
+    with pytest.raises(RegistryError, match=r"^explainer 'x': option 'n_steps' is 50, not a toolkit.registry.Option"):
+        ExplainerSpec(id="x", summary="s", factory=dict, options={"n_steps": 50})

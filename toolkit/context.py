@@ -27,6 +27,9 @@ class RunContext:
             ``ptm train --resume`` continues from).
         checkpoint_epoch: the last epoch the trainer checkpointed, if any (recorded in an
             interrupted run's metrics.json).
+        events: the run's :class:`toolkit.lifecycle.RunEvents`, set by the core: a trainer
+            reports its epochs, steps and evaluations through it (``with run.events.epoch(n)``)
+            and never fires a hook itself.
     """
 
     command: str
@@ -40,3 +43,4 @@ class RunContext:
     state: dict[str, Any] = field(default_factory=dict)
     stop_requested: bool = False
     checkpoint_epoch: int | None = None
+    events: Any = None

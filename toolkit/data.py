@@ -9,7 +9,8 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 from toolkit.errors import ConfigError
 
@@ -31,19 +32,31 @@ def split_rows(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Example:
-    """One labelled text.
+    """One labelled text: one label for the text (or text pair), or one tag per word.
 
     Attributes:
-        text: the input text.
-        label: the label's index into the dataset's ``label_names``.
+        text: the input text (for a tagged sentence, its words joined by single spaces).
+        label: the label's index into the dataset's ``label_names``; -1 when the labels are
+            per word (``tags``).
         text_pair: a second text, for sentence-pair tasks.
         rationale: the words that carry the label, where a person recorded them.
+        words: the words of a tagged sentence (token classification), in order.
+        tags: one index into ``label_names`` per word (``O``, ``B-PER``, ``I-PER``, ...).
     """
 
     text: str
-    label: int
+    label: int = -1
     text_pair: str | None = None
     rationale: tuple[str, ...] = ()
+    words: tuple[str, ...] = ()
+    tags: tuple[int, ...] = ()
+
+    @classmethod
+    def tagged(cls, words: Sequence[str], tags: Sequence[int]) -> Example:
+        """A sentence with one tag per word; its text is the words joined by spaces."""
+        if len(words) != len(tags):
+            raise ConfigError(f"{len(words)} words but {len(tags)} tags; give one tag per word")
+        return cls(text=" ".join(words), words=tuple(words), tags=tuple(tags))
 
 
 @dataclass
@@ -102,6 +115,28 @@ class TextDataset:
     def label_counts(self, split: str = "all") -> dict[str, int]:
         counts = Counter(example.label for example in self.split(split))
         return {self.label_names[i]: counts.get(i, 0) for i in range(self.num_labels)}
+
+    def tag_counts(self, split: str = "all") -> dict[str, int]:
+        """How many words carry each tag (token classification data)."""
+        counts = Counter(tag for example in self.split(split) for tag in example.tags)
+        return {self.label_names[i]: counts.get(i, 0) for i in range(self.num_labels)}
+
+    def relabelled(self, names: Sequence[str]) -> TextDataset:
+        """The same data with tags re-indexed into ``names`` (another file's tag set, e.g. a
+        trained run's); a tag not in ``names`` is refused, naming it."""
+        names = list(names)
+        index = {name: i for i, name in enumerate(names)}
+        missing = sorted({self.label_names[t] for rows in self.splits.values() for e in rows for t in e.tags} - set(index))
+        if missing:
+            raise ConfigError(
+                f"data '{self.name}' has tags {', '.join(missing)} that the model does not know "
+                f"(it knows {', '.join(names)})"
+            )
+        splits = {
+            split: [replace(e, tags=tuple(index[self.label_names[t]] for t in e.tags)) for e in rows]
+            for split, rows in self.splits.items()
+        }
+        return replace(self, label_names=tuple(names), splits=splits)
 
     def evaluation_split(self) -> list[Example]:
         """What to score a model on: the ``test`` split when there is one, else every example."""

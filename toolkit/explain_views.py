@@ -42,6 +42,7 @@ class _Cell:
     score: float
     share: float  # score / max |score| of its sentence, in [-1, 1]; 0 for special tokens
     special: bool
+    focus: bool = False  # the word whose tag is explained (token classification)
 
 
 def text_legend(*, color: bool = True) -> str:
@@ -64,7 +65,8 @@ def as_text(explanations: Iterable[Explanation], *, color: bool = True) -> str:
     rows = _rows(explanations, "word")
     if not color:
         blocks = [
-            _header(e) + "\n" + " ".join(c.text if c.special else f"{c.text}({c.score:+.2f})" for c in cells)
+            _header(e) + "\n" + " ".join(
+                c.text if c.special else f"{_marked(c)}({c.score:+.2f})" for c in cells)
             for e, cells in rows
         ]
         return "\n\n".join(blocks)
@@ -94,7 +96,8 @@ def as_text(explanations: Iterable[Explanation], *, color: bool = True) -> str:
         for i, cell in enumerate(cells):
             if i:
                 line.append(" ")
-            line.append(cell.text, style=_terminal_style(cell.share))
+            style = _terminal_style(cell.share)
+            line.append(cell.text, style=f"{style} underline reverse".strip() if cell.focus else style)
         console.print(line, soft_wrap=True)
     return buffer.getvalue().rstrip("\n")
 
@@ -115,7 +118,7 @@ def as_html(explanations: Iterable[Explanation], *, level: str = "word") -> str:
             details += f" · delta {e.delta:.2g}"
         parts.append('<div style="margin:0 0 0.6em 0">')
         parts.append(
-            f'<div><strong>{_esc(e.target_label)}</strong> '
+            f'<div><strong>{_esc(e.target_label)}</strong>{_esc(_of_word(e))} '
             f'<span style="color:#666">{_esc(details)}</span></div>'
         )
         spans = [_html_span(cell) for cell in cells]
@@ -153,7 +156,7 @@ def save_png(explanations: Iterable[Explanation], path: str | Path, *, level: st
     lines: list[tuple[str, list[_Cell]]] = []  # (row label, cells) per drawn line
     starts: list[int] = []  # the first line of each sentence
     for n, (e, cells) in enumerate(rows, 1):
-        label = f"{e.target_label}  p={e.probability:.2f}"
+        label = f"{e.target_label}{_of_word(e)}  p={e.probability:.2f}"
         if len(methods) > 1:
             label += f"  ({e.method})"
         if len(rows) > 1:
@@ -181,7 +184,12 @@ def save_png(explanations: Iterable[Explanation], path: str | Path, *, level: st
             image[y, x] = colour
             text, size = _fit(cell.text, font)
             ink = _ink(colour, cell.special)
-            ax.text(x, y, text, ha="center", va="center", fontsize=size, color=ink)
+            ax.text(x, y, text, ha="center", va="center", fontsize=size, color=ink,
+                    fontweight="bold" if cell.focus else "normal")
+            if cell.focus:  # the word whose tag is explained: boxed
+                from matplotlib.patches import Rectangle
+
+                ax.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2.5, zorder=3))
     ax.imshow(image, aspect="auto", interpolation="nearest")
 
     ax.set_yticks(range(len(lines)), [label for label, _ in lines], fontsize=min(9.0, font + 1))
@@ -243,14 +251,16 @@ def _cells(e: Explanation, level: str) -> list[_Cell]:
         (abs(s) for s, special in zip(scores, specials) if not special and math.isfinite(s)),
         default=0.0,
     )
+    focus = [e.focus is not None and (i if level == "word" else e.word_ids[i]) == e.focus for i in range(len(texts))]
     cells = [
         _Cell(
             text=text,
             score=float(score),
             share=score / scale if scale and not special and math.isfinite(score) else 0.0,
             special=special,
+            focus=focused,
         )
-        for text, score, special in zip(texts, scores, specials)
+        for text, score, special, focused in zip(texts, scores, specials, focus)
     ]
     if level == "word" and 1 in e.word_segments:
         # A sentence pair: a greyed separator where the second text's words begin.
@@ -262,7 +272,18 @@ def _header(e: Explanation) -> str:
     details = f"p={e.probability:.2f}, method {e.method}"
     if e.delta is not None:
         details += f", delta {e.delta:.2g}"
-    return f"{e.target_label} ({details})"
+    return f"{e.target_label}{_of_word(e)} ({details})"
+
+
+def _of_word(e: Explanation) -> str:
+    """`` of word 3 'Oslo'`` for the explanation of one word's tag, else nothing."""
+    if e.focus is None or not 0 <= e.focus < len(e.words):
+        return ""
+    return f" of word {e.focus} '{e.words[e.focus]}'"
+
+
+def _marked(cell: _Cell) -> str:
+    return f"[{cell.text}]" if cell.focus else cell.text
 
 
 def _terminal_style(share: float) -> str:
@@ -293,6 +314,9 @@ def _html_span(cell: _Cell) -> str:
     else:
         title = f"attribution {cell.score:+.3f}"
         style = f"background-color:{_background(cell.share)};padding:0.1em 0.25em;border-radius:0.25em"
+        if cell.focus:  # the word whose tag is explained
+            style += ";outline:2px solid #000;font-weight:bold"
+            title = f"explained word, {title}"
     return f'<span title="{_esc(title)}" style="{style}">{_esc(cell.text)}</span>'
 
 

@@ -38,6 +38,8 @@ class Explanation:
         text_pair: the second text of a sentence pair; None for one text.
         word_segments: for a pair, the segment of each word (0: ``text``, 1: ``text_pair``);
             empty for one text.
+        focus: for a word's tag (token classification), the index in ``words`` of the word
+            whose tag is explained; None when the explanation is of the whole text's class.
     """
 
     text: str
@@ -55,6 +57,7 @@ class Explanation:
     options: dict[str, Any] = field(default_factory=dict)
     text_pair: str | None = None
     word_segments: tuple[int, ...] = ()
+    focus: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (tuples become lists)."""

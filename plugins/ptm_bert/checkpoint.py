@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ConfigError
+from toolkit.runs import write_atomic
 
 STATE = "state.json"
 
@@ -39,7 +40,7 @@ def save(
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     trained = {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
-    save_file(trained, str(partial / "model.safetensors"))
+    write_atomic(partial / "model.safetensors", lambda tmp: save_file(trained, str(tmp)))
     inner = getattr(optimizer, "original_optimizer", optimizer)  # Opacus wraps the optimizer
     optim = inner.state_dict()
     tensors = {
@@ -50,7 +51,7 @@ def save(
     }
     tensors["rng.torch"] = torch.get_rng_state()
     tensors["rng.loader"] = generator.get_state()
-    save_file(tensors, str(partial / "optimizer_and_rng.safetensors"))
+    write_atomic(partial / "optimizer_and_rng.safetensors", lambda tmp: save_file(tensors, str(tmp)))
     record = {
         **state,
         "optimizer_param_groups": optim["param_groups"],
@@ -60,7 +61,7 @@ def save(
         },
         "scheduler": {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"},
     }
-    (partial / STATE).write_text(json.dumps(record, indent=1, default=float), encoding="utf-8")
+    write_atomic(partial / STATE, json.dumps(record, indent=1, default=float))
     old = folder.with_name(folder.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if folder.exists():

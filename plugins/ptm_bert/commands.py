@@ -80,7 +80,7 @@ def compare_command(pretrained: Path, data: str, eval_data: str | None, baseline
                     as_json: bool) -> None:
     """Fine-tune from random weights, from PRETRAINED and from MiniLM on the same data and
     budget: one table, one plot (accuracy per epoch)."""
-    from ptm_bert.pretrain import compare
+    from ptm_bert.compare import compare
 
     with ptm_errors():
         result = compare(
@@ -105,7 +105,7 @@ def compare_command(pretrained: Path, data: str, eval_data: str | None, baseline
 @click.option("--json", "as_json", is_flag=True, help="Print the candidates as JSON.")
 def predict_mask_command(run_dir: Path, texts: tuple[str, ...], top_k: int, as_json: bool) -> None:
     """The words a pretrained model puts in each [MASK]: `ptm predict-mask RUN "the film was [MASK] ."`."""
-    from ptm_bert.pretrain import predict_mask
+    from ptm_bert.fill_mask import predict_mask
 
     with ptm_errors():
         results = predict_mask(run_dir, texts, top_k=top_k)

@@ -19,9 +19,14 @@ TINY_BERT = {
 }
 
 
+HEADS = ("sequence", "token")
+"""The heads these loaders put on BERT: a class per text (``sequence``), a tag per token
+(``token``, transformers' ``BertForTokenClassification``)."""
+
+
 @dataclass
 class LoadedModel:
-    """A sequence classifier and its tokenizer."""
+    """A classifier (of texts or of tokens) and its tokenizer."""
 
     model: Any
     tokenizer: Any
@@ -112,63 +117,106 @@ def load_pretrained(
     num_labels: int | None = None,
     labels: Sequence[str] | None = None,
     pooling: str | None = None,
+    head: str | None = None,
 ) -> LoadedModel:
     """Load a BERT classifier and tokenizer from a folder or a Hugging Face hub id.
 
     With ``num_labels`` the head is new, sized and named for those labels; without it the saved
-    head and its label names are kept (a fine-tuned run). ``pooling`` is ``cls`` (BERT's
-    pooler on [CLS]) or ``mean`` (:class:`ptm_bert.pooling.BertMeanPooledClassifier`); by
-    default a saved model keeps its own and a new one takes ``cls``. Weights are read as
-    safetensors only and remote code is never run.
+    head and its label names are kept (a fine-tuned run). ``head`` is ``sequence`` (a class per
+    text) or ``token`` (a tag per token); by default a saved model keeps its own and a new one
+    takes ``sequence``. ``pooling`` (sequence heads) is ``cls`` (BERT's pooler on [CLS]) or
+    ``mean`` (:class:`ptm_bert.pooling.BertMeanPooledClassifier`); by default a saved model
+    keeps its own and a new one takes ``cls``. Weights are read as safetensors only and remote
+    code is never run.
     """
     _quiet_transformers()
     source = safe_source(name_or_path)
     heads = {} if num_labels is None else _label_maps(num_labels, labels)
     try:
-        return _load_classifier(source, heads, pooling)
+        return _load_classifier(source, heads, pooling, head)
     except ValueError as error:  # transformers' refusal of a hub model's custom code, among others
         raise refused_remote_code(error, source) or error from None
 
 
-def _load_classifier(source: str, heads: dict[str, Any], pooling: str | None) -> LoadedModel:
-    from transformers import AutoConfig, AutoTokenizer, BertForSequenceClassification
+def bert_config(source: str, **overrides: Any) -> Any:
+    """The config of a folder or hub id, as the Bert class it is saved for: a mean-pooled
+    classifier's (model type ``ptm-mean-pooled-bert``, which AutoConfig does not know) or
+    whatever AutoConfig reads."""
+    from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(source, trust_remote_code=False, **heads)
-    pooling = pooling or getattr(config, "classifier_pooling", "cls")
-    if pooling == "mean":
-        from ptm_bert.pooling import BertMeanPooledClassifier as classifier
-    elif pooling == "cls":
-        classifier = BertForSequenceClassification
+    from ptm_bert.pooling import MODEL_TYPE, MeanPooledBertConfig
+
+    saved = Path(source) / "config.json"
+    if saved.is_file():
+        import json
+
+        if json.loads(saved.read_text(encoding="utf-8")).get("model_type") == MODEL_TYPE:
+            return MeanPooledBertConfig.from_pretrained(source, **overrides)
+    return AutoConfig.from_pretrained(source, trust_remote_code=False, **overrides)
+
+
+def saved_head(config: Any) -> str:
+    """The head a saved config was written for: ``token`` or ``sequence``."""
+    token = any(str(a).endswith("ForTokenClassification") for a in getattr(config, "architectures", None) or [])
+    return "token" if token else "sequence"
+
+
+def _load_classifier(source: str, heads: dict[str, Any], pooling: str | None, head: str | None) -> LoadedModel:
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification, BertForTokenClassification
+
+    config = bert_config(source, **heads)
+    head = head or (saved_head(config) if not heads else "sequence")
+    if head == "token":
+        if config.model_type != "bert":  # a mean-pooled classifier's encoder, under a tagging head
+            config = BertConfig(**{k: v for k, v in config.to_dict().items() if k != "model_type"})
+        classifier = BertForTokenClassification
+    elif head == "sequence":
+        pooling = pooling or getattr(config, "classifier_pooling", "cls")
+        if pooling == "mean":
+            from ptm_bert.pooling import BertMeanPooledClassifier as classifier
+        elif pooling == "cls":
+            classifier = BertForSequenceClassification
+        else:
+            raise ConfigError(f"unknown pooling '{pooling}'; use cls or mean")
+        config.classifier_pooling = pooling
     else:
-        raise ConfigError(f"unknown pooling '{pooling}'; use cls or mean")
-    config.classifier_pooling = pooling
+        raise ConfigError(f"unknown head '{head}'; BERT models here take {' or '.join(HEADS)}")
     model = classifier.from_pretrained(source, config=config, use_safetensors=True, trust_remote_code=False)
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
     return LoadedModel(model, tokenizer)
 
 
 def load_minilm(
-    *, num_labels: int = 2, labels: Sequence[str] | None = None, pooling: str = "mean"
+    *, num_labels: int = 2, labels: Sequence[str] | None = None, pooling: str = "mean", head: str = "sequence"
 ) -> LoadedModel:
     """MiniLM-L6 with a fresh classification head, from the wheel (no network).
 
     Mean pooling by default: the pooling all-MiniLM-L6-v2 was trained with.
     """
-    return load_pretrained(verified_minilm_path(), num_labels=num_labels, labels=labels, pooling=pooling)
+    return load_pretrained(verified_minilm_path(), num_labels=num_labels, labels=labels, pooling=pooling, head=head)
+
+
+def _head_class(head: str) -> Any:
+    from transformers import BertForSequenceClassification, BertForTokenClassification
+
+    if head not in HEADS:
+        raise ConfigError(f"unknown head '{head}'; BERT models here take {' or '.join(HEADS)}")
+    return BertForTokenClassification if head == "token" else BertForSequenceClassification
 
 
 def load_tiny_bert(
-    *, num_labels: int = 2, labels: Sequence[str] | None = None, seed: int = 0
+    *, num_labels: int = 2, labels: Sequence[str] | None = None, seed: int = 0, head: str = "sequence"
 ) -> LoadedModel:
     """A 2-layer, hidden-32 BERT with random weights and MiniLM's uncased vocabulary."""
     import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+    from transformers import AutoTokenizer, BertConfig
 
     _quiet_transformers()
+    classifier = _head_class(head)
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()), trust_remote_code=False)
     config = BertConfig(vocab_size=tokenizer.vocab_size, **TINY_BERT, **_label_maps(num_labels, labels))
     torch.manual_seed(seed)
-    return LoadedModel(BertForSequenceClassification(config), tokenizer)
+    return LoadedModel(classifier(config), tokenizer)
 
 
 def model_folder(ref: str) -> str:
@@ -180,7 +228,7 @@ def model_folder(ref: str) -> str:
     return str(path) if path.exists() else ref
 
 
-def load_ref(*, ref: str, num_labels: int = 2, labels: Sequence[str] | None = None) -> LoadedModel:
+def load_ref(*, ref: str, num_labels: int = 2, labels: Sequence[str] | None = None, head: str = "sequence") -> LoadedModel:
     """A model named by a folder (a saved or pretrained checkpoint, or a ``ptm`` run folder
     holding one in ``model/``) or a Hugging Face hub id."""
     path = Path(model_folder(ref))
@@ -189,10 +237,10 @@ def load_ref(*, ref: str, num_labels: int = 2, labels: Sequence[str] | None = No
             raise ConfigError(f"model {path} is a file; give a saved model folder, a run folder or a model id")
         if not (path / "config.json").is_file():
             raise ConfigError(f"model folder {path} has no config.json; give a saved model folder")
-        return load_pretrained(path, num_labels=num_labels, labels=labels)
+        return load_pretrained(path, num_labels=num_labels, labels=labels, head=head)
     offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
     try:
-        return load_pretrained(ref, num_labels=num_labels, labels=labels)
+        return load_pretrained(ref, num_labels=num_labels, labels=labels, head=head)
     except OSError as error:
         why = "offline (HF_HUB_OFFLINE=1) and not in the local cache" if offline else str(error).splitlines()[0]
         raise ConfigError(
@@ -200,25 +248,29 @@ def load_ref(*, ref: str, num_labels: int = 2, labels: Sequence[str] | None = No
         ) from None
 
 
-def load_scratch(*, ref: str, num_labels: int = 2, labels: Sequence[str] | None = None, seed: int = 0) -> LoadedModel:
+def load_scratch(
+    *, ref: str, num_labels: int = 2, labels: Sequence[str] | None = None, seed: int = 0, head: str = "sequence"
+) -> LoadedModel:
     """``scratch:REF``: REF's architecture, pooling and tokenizer with freshly initialised
     weights, the "no pretraining" control of the pretraining lesson."""
     import torch
-    from transformers import AutoConfig, AutoTokenizer, BertForSequenceClassification
+    from transformers import AutoTokenizer, BertConfig
 
     _quiet_transformers()
+    classifier = _head_class(head)
     name = ref.removeprefix("scratch:")
     # scratch:minilm is MiniLM's architecture without its pretraining: the fair control.
     source = str(minilm_path()) if name == "minilm" else model_folder(name)
     if not Path(source).is_dir():
         raise ConfigError(f"'{ref}': scratch: takes minilm, a model or a run folder, e.g. scratch:runs/pretrained")
     source = safe_source(source)
-    config = AutoConfig.from_pretrained(source, trust_remote_code=False, **_label_maps(num_labels, labels))
+    config = bert_config(source, **_label_maps(num_labels, labels))
     if name == "minilm":
         config.classifier_pooling = "mean"  # as load_minilm fine-tunes it
-    if getattr(config, "classifier_pooling", "cls") == "mean":
+    if head == "token":
+        if config.model_type != "bert":
+            config = BertConfig(**{k: v for k, v in config.to_dict().items() if k != "model_type"})
+    elif getattr(config, "classifier_pooling", "cls") == "mean":
         from ptm_bert.pooling import BertMeanPooledClassifier as classifier
-    else:
-        classifier = BertForSequenceClassification
     torch.manual_seed(seed)
     return LoadedModel(classifier(config), AutoTokenizer.from_pretrained(source, trust_remote_code=False))

@@ -14,7 +14,7 @@ import contextlib
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +229,59 @@ class LengthGroupedBatches:
             yield batches[k]
 
 
+def events_of(run: RunContext | None, command: str = "train") -> Any:
+    """The run's events (:class:`toolkit.lifecycle.RunEvents`); silent ones without a run."""
+    from toolkit.lifecycle import RunEvents
+
+    if run is not None and run.events is not None:
+        return run.events
+    return RunEvents(run or RunContext(command))
+
+
+@dataclass
+class TrainingState:
+    """What one epoch hands the next, and what an end-of-epoch checkpoint keeps of it."""
+
+    epoch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    step_loss: list[float] = field(default_factory=list)
+    step: int = 0
+    tokens: int = 0
+    examples_seen: int = 0
+    empty_batches: int = 0
+    train_seconds: float = 0.0
+    scores: dict[str, Any] = field(default_factory=dict)
+    privacy: dict[str, Any] | None = None  # the privacy mechanism's state(), when it has one
+
+    def to_checkpoint(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_checkpoint(cls, saved: Mapping[str, Any]) -> TrainingState:
+        return cls(**{f.name: saved[f.name] for f in fields(cls) if f.name in saved})
+
+
+@dataclass
+class _Session:
+    """What :meth:`FineTuner._setup` builds once and every epoch and step uses."""
+
+    config: TrainConfig
+    model: Any  # the model as trained: wrapped by the privacy engine or DDP where they apply
+    optimizer: Any
+    criterion: Any
+    loader: Any
+    scheduler: Any
+    autocast: Any
+    bf16: bool
+    privacy: Any
+    world: int
+    rank: int
+    per_token: dict[str, int]
+    parameters: dict[str, int]
+    saved_at: Path | None
+    started: float
+
+
 class FineTuner:
     """Fine-tunes, evaluates, saves and reloads a sequence classifier and its tokenizer."""
 
@@ -264,6 +317,16 @@ class FineTuner:
 
     # -- data -----------------------------------------------------------------------------
 
+    def collator(self) -> Any:
+        """Pads a list of encoded examples into a batch (labels included)."""
+        from transformers import DataCollatorWithPadding
+
+        return DataCollatorWithPadding(self.tokenizer)
+
+    def loss(self, criterion: Any, logits: Any, labels: Any) -> Any:
+        """The training loss of a batch: cross-entropy of each text's class."""
+        return criterion(logits.float(), labels)
+
     def encode(self, examples: Sequence[Example], max_length: int) -> list[dict[str, Any]]:
         """Tokenize once, up front, without padding (padding happens per batch)."""
         texts = [e.text for e in examples]
@@ -288,9 +351,8 @@ class FineTuner:
         """
         import torch
         from torch.utils.data import DataLoader
-        from transformers import DataCollatorWithPadding
 
-        pad = DataCollatorWithPadding(self.tokenizer)
+        pad = self.collator()
 
         def collate(rows: list[dict[str, Any]]) -> dict[str, Any]:
             batch = pad(rows)
@@ -336,7 +398,6 @@ class FineTuner:
         config: TrainConfig | dict[str, Any],
         *,
         run: RunContext | None = None,
-        hooks: Any = None,
         privacy: Any = None,
         resume: bool = False,
     ) -> dict[str, Any]:
@@ -346,25 +407,56 @@ class FineTuner:
         its ``wrap`` replaces the model, optimizer, loss and loader before the first step, its
         ``epsilon()`` is recorded after every epoch and its ``report()`` joins the metrics.
 
-        With a run folder (``run.out_dir``) every completed epoch leaves a checkpoint in
-        ``checkpoint/``; ``resume`` continues from it, to the result an uninterrupted run with
-        the same seed reaches. When ``run.stop_requested`` turns true (Ctrl-C) training stops
-        after the current step with ``KeyboardInterrupt``.
+        Epochs, steps and evaluations are reported through ``run.events`` (the core's
+        :class:`toolkit.lifecycle.RunEvents`; silent when the run has none). With a run folder (``run.out_dir``) every completed epoch
+        leaves a checkpoint in ``checkpoint/``; ``resume`` continues from it, to the result an
+        uninterrupted run with the same seed reaches. When ``run.stop_requested`` turns true
+        (Ctrl-C) training stops after the current step with ``KeyboardInterrupt``.
 
         Returns the metrics: per-epoch history, final scores, examples/s, tokens, FLOPs, seconds.
         """
-        import torch
-        from tqdm.auto import tqdm
-        from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup, set_seed
-
-        from ptm_bert import checkpoint, trainable
-        from toolkit.progress import bar_options
-
         config = self.check(config)
         if config.precision == "bf16" and privacy is not None:
             raise ConfigError("precision bf16 is not available with a privacy mechanism; use fp32 or auto")
         run = run or RunContext("train")
-        world, rank = distributed.world_size(), distributed.rank()
+        run.events = events_of(run)
+        setup = self._setup(train, config, run, privacy, resume)
+        state = self._restore(setup, run) if resume else TrainingState()
+        for epoch in range(state.epoch + 1, config.epochs + 1):
+            with run.events.epoch(epoch) as report:
+                epoch_loss, epoch_batches = self._epoch(setup, state, epoch, run)
+                if config.eval_every_epoch or epoch == config.epochs:
+                    state.scores = self.evaluate(test, config, run=run, split="test")
+                else:
+                    state.scores = {}
+                report.metrics = {
+                    "epoch": epoch,
+                    "train_loss": epoch_loss / max(epoch_batches, 1),
+                    **{k: v for k, v in state.scores.items() if k != "confusion_matrix"},
+                }
+                if privacy is not None:
+                    report.metrics["epsilon"] = privacy.epsilon()
+                state.history.append(report.metrics)
+            state.epoch = epoch
+            if setup.saved_at is not None and config.checkpoint:
+                from ptm_bert import checkpoint
+
+                if privacy is not None and hasattr(privacy, "state"):
+                    state.privacy = privacy.state()
+                checkpoint.save(setup.saved_at, model=self.model, optimizer=setup.optimizer,
+                                scheduler=setup.scheduler, generator=self._generator, state=state.to_checkpoint())
+                run.checkpoint_epoch = epoch
+        return self._metrics(setup, state, train)
+
+    def _setup(self, train: Sequence[Example], config: TrainConfig, run: RunContext, privacy: Any,
+               resume: bool) -> _Session:
+        """Everything the epochs share: the (wrapped) model, optimizer, loss, loader, schedule."""
+        import torch
+        from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup, set_seed
+
+        from ptm_bert import trainable
+
+        world = distributed.world_size()
         if world > 1:
             if resume:
                 raise ConfigError("resume a run in one process (without torchrun)")
@@ -390,11 +482,11 @@ class FineTuner:
         if privacy is not None:
             model.train()  # Opacus validates the model in training mode
             if world > 1:
-                # Opacus' own data parallelism: each process Poisson-samples its shard of the
-                # data at the global sample rate, rank 0 adds the noise, gradients are summed.
-                from opacus.distributed import DifferentiallyPrivateDistributedDataParallel
-
-                model = DifferentiallyPrivateDistributedDataParallel(model)
+                # Each process Poisson-samples its shard of the data at the global sample rate;
+                # the privacy plugin supplies the data parallelism that keeps its guarantee.
+                if not hasattr(privacy, "distributed"):
+                    raise ConfigError("this privacy mechanism cannot train across processes; run one process")
+                model = privacy.distributed(model)
             model, optimizer, criterion, loader = privacy.wrap(
                 model, optimizer, criterion, loader, epochs=config.epochs
             )
@@ -422,154 +514,127 @@ class FineTuner:
             optimizer, math.ceil(config.warmup_ratio * total_steps), total_steps
         )
         run.model, run.tokenizer, run.optimizer = model, self.tokenizer, optimizer
-        history: list[dict[str, Any]] = []
-        step_losses: list[float] = []
-        step = 0
-        tokens = 0
-        examples_seen = 0
-        empty_batches = 0
-        train_seconds = 0.0
-        started = time.perf_counter()
         saved_at = RunFolder(run.out_dir).checkpoint_dir if run.out_dir is not None else None
-        first_epoch = 1
-        if resume:
-            if saved_at is None:
-                raise ConfigError("resuming needs the run folder that holds the checkpoint")
-            if privacy is not None and not hasattr(privacy, "load_state"):
-                raise ConfigError("this privacy mechanism cannot resume its accounting; train the run again")
-            saved = checkpoint.load(
-                saved_at, model=self.model, optimizer=optimizer, scheduler=scheduler, generator=self._generator
-            )
-            history, step_losses = saved["history"], saved["step_loss"]
-            step, tokens, examples_seen = saved["step"], saved["tokens"], saved["examples_seen"]
-            empty_batches, train_seconds = saved["empty_batches"], saved["train_seconds"]
-            if privacy is not None:
-                privacy.load_state(saved["privacy"])
-            first_epoch = saved["epoch"] + 1
-            run.checkpoint_epoch = saved["epoch"]
-            scores = saved["scores"]
-        for epoch in range(first_epoch, config.epochs + 1):
-            if hooks:
-                hooks.before_epoch(run, epoch)
-            try:
-                epoch_loss, epoch_batches, epoch_start = 0.0, 0, time.perf_counter()
-                model.train()
-                bar = tqdm(loader, desc=f"epoch {epoch}/{config.epochs}", unit="batch",
-                           **bar_options(config.progress))
-                for batch in bar:
-                    if not isinstance(batch, Mapping):
-                        # Poisson sampling drew no example (probability about e^-batch_size);
-                        # Opacus hands over empty tensors, which a BERT cannot take.
-                        empty_batches += 1
-                        continue
-                    step += 1
-                    if hooks:
-                        hooks.before_step(run, step, batch)
-                    try:
-                        whole = len(batch["labels"])
-                        idle = False
-                        if world > 1 and privacy is None:
-                            batch, idle = shard(batch, rank, world)
-                        batch = {k: v.to(self.device) for k, v in batch.items()}
-                        labels = batch["labels"]
-                        parts = self.micro_batches(batch, config.micro_batch_size)
-                        loss_value = 0.0
-                        for k, part in enumerate(parts):
-                            part = dict(part)
-                            part_labels = part.pop("labels")
-                            with autocast:
-                                loss = criterion(model(**part).logits.float(), part_labels)
-                            # This part's share of the whole batch (all processes together).
-                            share = 0.0 if idle else len(part_labels) / whole * (world if privacy is None else 1)
-                            loss_value += loss.item() * share
-                            if privacy is None:
-                                # Weighted so the summed gradient is the whole batch's mean.
-                                (loss * share).backward()
-                            else:
-                                # Per-example gradients are clipped whole; the mechanism
-                                # accumulates them across parts and adds noise once.
-                                loss.backward()
-                                if k < len(parts) - 1:
-                                    privacy.accumulate(optimizer)
-                        optimizer.step()
-                        scheduler.step()
-                        optimizer.zero_grad(set_to_none=True)
-                        if world > 1:
-                            loss_value = reduce_sum(loss_value) / world
-                    except Exception as error:
-                        if hooks:
-                            hooks.on_step_error(run, step, batch, error)
-                        raise
-                    epoch_loss += loss_value
-                    epoch_batches += 1
-                    step_losses.append(loss_value)
-                    if not idle:
-                        tokens += int(batch["attention_mask"].sum())
-                        examples_seen += int(labels.shape[0])
-                    elapsed = train_seconds + time.perf_counter() - epoch_start
-                    bar.set_postfix({"loss": f"{loss_value:.3f}", "examples/s": f"{examples_seen / elapsed:.0f}"})
-                    if hooks:
-                        hooks.after_step(run, step, batch, loss_value)
-                    if run.stop_requested:
-                        raise KeyboardInterrupt(f"stopped by the user during epoch {epoch}, after step {step}")
-                train_seconds += time.perf_counter() - epoch_start
-                if config.eval_every_epoch or epoch == config.epochs:
-                    scores = self.evaluate(test, config, run=run, hooks=hooks, split="test")
-                else:
-                    scores = {}
-            except BaseException as error:
-                if hooks:
-                    hooks.on_epoch_error(run, epoch, error)
-                raise
-            epoch_metrics = {
-                "epoch": epoch,
-                "train_loss": epoch_loss / max(epoch_batches, 1),
-                **{k: v for k, v in scores.items() if k != "confusion_matrix"},
-            }
-            if privacy is not None:
-                epoch_metrics["epsilon"] = privacy.epsilon()
-            history.append(epoch_metrics)
-            if hooks:
-                hooks.after_epoch(run, epoch, epoch_metrics)
-            if saved_at is not None and config.checkpoint:
-                checkpoint.save(
-                    saved_at, model=self.model, optimizer=optimizer, scheduler=scheduler,
-                    generator=self._generator,
-                    state={
-                        "epoch": epoch, "history": history, "step_loss": step_losses, "step": step,
-                        "tokens": tokens, "examples_seen": examples_seen, "empty_batches": empty_batches,
-                        "train_seconds": train_seconds, "scores": scores,
-                        "privacy": privacy.state() if privacy is not None and hasattr(privacy, "state") else None,
-                    },
-                )
-                run.checkpoint_epoch = epoch
-        if world > 1:
-            tokens, examples_seen = int(reduce_sum(tokens)), int(reduce_sum(examples_seen))
-        metrics = {
-            "world_size": world,
-            "history": history,
-            "step_loss": step_losses,
-            "final": scores,
-            "accuracy": scores["accuracy"],
-            "f1": scores["f1"],
-            "train_examples": len(train),
-            "steps": step,
-            "examples_per_second": examples_seen / train_seconds if train_seconds else 0.0,
-            "tokens_seen": tokens,
-            "train_flops_estimate": sum(per_token.values()) * tokens,
-            "train_flops_per_token": per_token,
-            "precision": "bf16" if bf16 else "fp32",
-            "train_seconds": train_seconds,
-            "seconds": time.perf_counter() - started,
-            "trainable": config.trainable,
-            **parameters,
-            "config": asdict(config),
-        }
+        return _Session(config=config, model=model, optimizer=optimizer, criterion=criterion, loader=loader,
+                        scheduler=scheduler, autocast=autocast, bf16=bf16, privacy=privacy, world=world,
+                        rank=distributed.rank(), per_token=per_token, parameters=parameters,
+                        saved_at=saved_at, started=time.perf_counter())
+
+    def _restore(self, setup: _Session, run: RunContext) -> TrainingState:
+        """The state of the last checkpointed epoch, put back into the fresh training objects."""
+        from ptm_bert import checkpoint
+
+        if setup.saved_at is None:
+            raise ConfigError("resuming needs the run folder that holds the checkpoint")
+        privacy = setup.privacy
+        if privacy is not None and not hasattr(privacy, "load_state"):
+            raise ConfigError("this privacy mechanism cannot resume its accounting; train the run again")
+        saved = checkpoint.load(setup.saved_at, model=self.model, optimizer=setup.optimizer,
+                                scheduler=setup.scheduler, generator=self._generator)
+        state = TrainingState.from_checkpoint(saved)
         if privacy is not None:
-            report = privacy.report()
+            privacy.load_state(state.privacy)
+        run.checkpoint_epoch = state.epoch
+        return state
+
+    def _epoch(self, setup: _Session, state: TrainingState, epoch: int, run: RunContext) -> tuple[float, int]:
+        """One pass over the loader; returns the summed step losses and the steps taken."""
+        from tqdm.auto import tqdm
+
+        from toolkit.progress import bar_options
+
+        config = setup.config
+        epoch_loss, epoch_batches, epoch_start = 0.0, 0, time.perf_counter()
+        setup.model.train()
+        bar = tqdm(setup.loader, desc=f"epoch {epoch}/{config.epochs}", unit="batch", **bar_options(config.progress))
+        for batch in bar:
+            if not isinstance(batch, Mapping):
+                # Poisson sampling drew no example (probability about e^-batch_size);
+                # Opacus hands over empty tensors, which a BERT cannot take.
+                state.empty_batches += 1
+                continue
+            state.step += 1
+            with run.events.step(state.step, batch) as report:
+                report.loss, labels, idle = self._step(setup, batch)
+            epoch_loss += report.loss
+            epoch_batches += 1
+            state.step_loss.append(report.loss)
+            if not idle:
+                state.tokens += int(batch["attention_mask"].sum())
+                state.examples_seen += int(labels.shape[0])
+            elapsed = state.train_seconds + time.perf_counter() - epoch_start
+            bar.set_postfix({"loss": f"{report.loss:.3f}", "examples/s": f"{state.examples_seen / elapsed:.0f}"})
+            if run.stop_requested:
+                raise KeyboardInterrupt(f"stopped by the user during epoch {epoch}, after step {state.step}")
+        state.train_seconds += time.perf_counter() - epoch_start
+        return epoch_loss, epoch_batches
+
+    def _step(self, setup: _Session, batch: dict[str, Any]) -> tuple[float, Any, bool]:
+        """One optimiser step on a batch (in parts of ``micro_batch_size``); returns the batch's
+        loss (the mean over all processes), its labels, and whether this process sat it out."""
+        world, privacy = setup.world, setup.privacy
+        whole = len(batch["labels"])
+        idle = False
+        if world > 1 and privacy is None:
+            batch, idle = shard(batch, setup.rank, world)
+        batch = {k: v.to(self.device) for k, v in batch.items()}
+        labels = batch["labels"]
+        parts = self.micro_batches(batch, setup.config.micro_batch_size)
+        loss_value = 0.0
+        for k, part in enumerate(parts):
+            part = dict(part)
+            part_labels = part.pop("labels")
+            with setup.autocast:
+                loss = self.loss(setup.criterion, setup.model(**part).logits, part_labels)
+            # This part's share of the whole batch (all processes together).
+            share = 0.0 if idle else len(part_labels) / whole * (world if privacy is None else 1)
+            loss_value += loss.item() * share
+            if privacy is None:
+                # Weighted so the summed gradient is the whole batch's mean.
+                (loss * share).backward()
+            else:
+                # Per-example gradients are clipped whole; the mechanism accumulates them
+                # across parts and adds noise once.
+                loss.backward()
+                if k < len(parts) - 1:
+                    privacy.accumulate(setup.optimizer)
+        setup.optimizer.step()
+        setup.scheduler.step()
+        setup.optimizer.zero_grad(set_to_none=True)
+        if world > 1:
+            loss_value = reduce_sum(loss_value) / world
+        return loss_value, labels, idle
+
+    def _metrics(self, setup: _Session, state: TrainingState, train: Sequence[Example]) -> dict[str, Any]:
+        tokens, examples_seen = state.tokens, state.examples_seen
+        if setup.world > 1:
+            tokens, examples_seen = int(reduce_sum(tokens)), int(reduce_sum(examples_seen))
+        scores = state.scores
+        metrics = {
+            "world_size": setup.world,
+            "history": state.history,
+            "step_loss": state.step_loss,
+            "final": scores,
+            # the headline scores at the top level too (those of every task: numbers only)
+            **{k: v for k, v in scores.items() if isinstance(v, (int, float)) and k != "n"},
+            "train_examples": len(train),
+            "steps": state.step,
+            "examples_per_second": examples_seen / state.train_seconds if state.train_seconds else 0.0,
+            "tokens_seen": tokens,
+            "train_flops_estimate": sum(setup.per_token.values()) * tokens,
+            "train_flops_per_token": setup.per_token,
+            "dtype": "bf16" if setup.bf16 else "fp32",  # the arithmetic; "precision" is a score of some tasks
+            "train_seconds": state.train_seconds,
+            "seconds": time.perf_counter() - setup.started,
+            "trainable": setup.config.trainable,
+            **setup.parameters,
+            "config": asdict(setup.config),
+        }
+        if setup.privacy is not None:
+            report = setup.privacy.report()
             metrics.update(report, privacy=report)
-            metrics["empty_batches_skipped"] = empty_batches
-            privacy.close()
+            metrics["empty_batches_skipped"] = state.empty_batches
+            setup.privacy.close()
         return metrics
 
     # -- inference ------------------------------------------------------------------------
@@ -640,26 +705,16 @@ class FineTuner:
         config: TrainConfig | dict[str, Any] | None = None,
         *,
         run: RunContext | None = None,
-        hooks: Any = None,
         split: str = "test",
     ) -> dict[str, Any]:
         """Accuracy, macro-F1, confusion matrix and n on labelled examples."""
         config = _as_config(config)
-        run = run or RunContext("evaluate")
         if not examples:
             raise ConfigError(f"no examples to evaluate in split '{split}'")
-        if hooks:
-            hooks.before_evaluate(run, split)
-        try:
+        with events_of(run, "evaluate").evaluate(split) as report:
             probs = self._probabilities(examples, config.max_length, config.eval_batch_size)
-            scores = score([e.label for e in examples], probs.argmax(-1).tolist(), len(self.label_names))
-        except Exception as error:
-            if hooks:
-                hooks.on_evaluate_error(run, split, error)
-            raise
-        if hooks:
-            hooks.after_evaluate(run, split, scores)
-        return scores
+            report.scores = score([e.label for e in examples], probs.argmax(-1).tolist(), len(self.label_names))
+        return report.scores
 
     # -- persistence ----------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ evaluate`` can compare them side by side. Captum is imported only when one is us
 from __future__ import annotations
 
 from toolkit import hookimpl
-from toolkit.registry import ExplainerSpec
+from toolkit.registry import ExplainerSpec, Option
 
 EXPLAINERS = (
     ("ig", "IntegratedGradientsExplainer",
@@ -29,11 +29,50 @@ EXPLAINERS = (
 )
 
 
+def explainer_options() -> dict[str, dict[str, Option]]:
+    """The options each explainer takes (what ``ptm explain --option`` may name), by id."""
+    from ptm_captum.explainers import BASELINES, FIRST_STEPS, GROUP_SIZE
+
+    common = {"max_length": Option(help="tokens kept per text", type=int, default="128")}
+    words = tuple(b for b in BASELINES if b != "zero")  # words are removed by token, not embedding
+    return {
+        "ig": {
+            "baseline": Option(help="what each token's embedding is compared with", type=str,
+                               choices=BASELINES, default="pad"),
+            "n_steps": Option(help="integration steps (at least 2)", type=int,
+                              default=f"50; from {FIRST_STEPS}, raised 1.5x, with delta_tolerance"),
+            "delta_tolerance": Option(help="raise the steps per sentence until |convergence delta| is below this",
+                                      type=float),
+            "method": Option(help="Captum's integration rule (riemann_left, riemann_right, riemann_middle, "
+                                  "riemann_trapezoid, gausslegendre)", type=str, default="gausslegendre"),
+            "group_size": Option(help="sentences of similar length integrated in one call", type=int,
+                                 default=str(GROUP_SIZE)),
+            "internal_batch_size": Option(help="Captum's internal batch of path points", type=int,
+                                          default="all steps at once"),
+            **common,
+        },
+        "saliency": common,
+        "input-x-gradient": common,
+        "occlusion": {
+            "baseline": Option(help="the token that replaces a removed word", type=str, choices=words, default="pad"),
+            **common,
+        },
+        "kernel-shap": {
+            "baseline": Option(help="the token that replaces a removed word", type=str, choices=words, default="pad"),
+            "n_samples": Option(help="coalitions sampled (at least 2)", type=int, default="200"),
+            "seed": Option(help="seed of the sampled coalitions", type=int, default="0"),
+            **common,
+        },
+    }
+
+
 @hookimpl
 def ptm_register_explainers(register):
+    options = explainer_options()
     for id_, cls, summary, reference in EXPLAINERS:
         register(
             ExplainerSpec(
-                id=id_, summary=summary, factory=f"ptm_captum.explainers:{cls}", reference=reference
+                id=id_, summary=summary, factory=f"ptm_captum.explainers:{cls}", reference=reference,
+                options=options[id_],
             )
         )

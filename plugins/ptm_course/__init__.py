@@ -33,7 +33,7 @@ def ptm_register_lessons(register):
             id="finetuning",
             order=20,
             title="Fine-tuning BERT for text classification",
-            summary="tokenize, fine-tune MiniLM on labelled reviews, measure accuracy and cost",
+            summary="tokenize, fine-tune MiniLM on labelled reviews, measure accuracy and cost; heads for pairs and tags",
             # measured 2026-12-02 on 2 idle cores: the quick notebook through `ptm lesson grade`,
             # `ptm lesson run --quick`; full modes not re-measured since the exercises (0: unknown)
             minutes=0, quick_minutes=1.3, headless_minutes=(1.0, 0),
@@ -42,8 +42,10 @@ def ptm_register_lessons(register):
                 "a classification head on a pretrained encoder",
                 "AdamW with warm-up, one epoch on two CPU cores",
                 "accuracy, macro-F1, confusion matrix; tokens, FLOPs and seconds spent",
+                "task heads on one encoder: a sentence, a sentence pair, a tag for every word",
+                "token classification: word tags aligned to WordPiece pieces, entity-level F1",
             ),
-            needs=("model:minilm", "dataset:reviews", "task:text-classification"),
+            needs=("model:minilm", "dataset:reviews", "task:text-classification", "dataset:entities", "task:tagging"),
             notebook="ptm_course.tutorials:finetuning.ipynb",
             factory="ptm_course.finetuning:run",
         )

@@ -64,7 +64,8 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], *, resamples: int =
 
 def run(pm: Any, *, out: Path, quick: bool = False, device: str = "auto", progress: bool = True) -> Any:
     import numpy as np
-    from ptm_bert.pretrain import predict_mask, pretrain
+    from ptm_bert.fill_mask import predict_mask
+    from ptm_bert.pretrain import pretrain
     from transformers import DataCollatorForLanguageModeling
 
     from toolkit import pipeline

@@ -150,7 +150,7 @@ def measure(pm: Any, data: Any, *, quick: bool, device: str = "cpu", progress: b
         metrics = best[2]
         rows.append({
             "method": method.name, "trainable": method.trainable, "layers": method.layers,
-            "precision": metrics[0]["precision"], "lr": lr, "dev": dev,
+            "precision": metrics[0]["dtype"], "lr": lr, "dev": dev,
             "trainable_parameters": metrics[0]["trainable_parameters"],
             "total_parameters": metrics[0]["total_parameters"],
             "flops_per_token": metrics[0]["train_flops_per_token"],

@@ -17,6 +17,7 @@ from toolkit.registry import PrivacySpec
 @hookimpl
 def ptm_register_privacy(register):
     from ptm_dp.defaults import DP_DEFAULTS
+    from ptm_dp.options import DP_SGD_OPTIONS
 
     register(
         PrivacySpec(
@@ -25,6 +26,7 @@ def ptm_register_privacy(register):
             factory="ptm_dp.dpsgd:make_dp_sgd",
             guarantee="(epsilon, delta)-DP for every training example (Abadi et al., 2016)",
             defaults=DP_DEFAULTS,
+            options=DP_SGD_OPTIONS,
         )
     )
 

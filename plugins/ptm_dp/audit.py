@@ -300,18 +300,36 @@ def audit_run(pm: Any, run_dir: str | Path, *, members: str | None = None,
     rng = random.Random(seed)
     member_rows = rng.sample(list(member_rows), n)
     other_rows = rng.sample(list(other_rows), n)
-    max_length = _recorded_int(folder, "max_length", hyper.get("max_length") or 128)
     metrics = folder.read_json("metrics.json")
     epsilon, delta = metrics.get("epsilon"), metrics.get("delta")
     private = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (epsilon, delta))
     result = loss_threshold_attack(
-        fitter.losses(member_rows, max_length=max_length),
-        fitter.losses(other_rows, max_length=max_length),
+        example_losses(fitter, member_rows),
+        example_losses(fitter, other_rows),
         epsilon=epsilon if private else None,
         delta=delta if private else None,
         fprs=fprs,
     )
     return result, folder
+
+
+def example_losses(fitter: Any, examples: Sequence[Any]) -> list[float]:
+    """Each labelled example's cross-entropy, -log p(its label), what the attack sees of a model.
+
+    Computed from the trainer contract's ``predict_proba(texts, text_pairs=...)``, so the audit
+    works for any trainer's runs, not only the built-in one's.
+    """
+    import numpy as np
+
+    texts = [e.text for e in examples]
+    pairs = [e.text_pair for e in examples]
+    probs = (fitter.predict_proba(texts, text_pairs=pairs) if any(p is not None for p in pairs)
+             else fitter.predict_proba(texts))
+    if hasattr(probs, "detach"):  # a torch tensor
+        probs = probs.detach().cpu().numpy()
+    probs = np.asarray(probs, dtype=np.float64)
+    picked = probs[np.arange(len(examples)), [e.label for e in examples]]
+    return (-np.log(np.clip(picked, 1e-12, None))).tolist()
 
 
 def _check_recorded_data(pm: Any, folder: Any, ref: Any, what: str) -> None:

@@ -182,6 +182,14 @@ class DPSGD:
                 "or a smaller --delta"
             ) from None
 
+    def distributed(self, model: Any) -> Any:
+        """The model for training across processes (torchrun): Opacus' own data parallelism,
+        where each process Poisson-samples its shard at the global rate, rank 0 adds the noise
+        and the gradients are summed, so the guarantee is the one-process run's."""
+        from opacus.distributed import DifferentiallyPrivateDistributedDataParallel
+
+        return DifferentiallyPrivateDistributedDataParallel(model)
+
     def wrap(self, model: Any, optimizer: Any, criterion: Any, loader: Any, *, epochs: int) -> tuple:
         """Make the model, optimizer, loss and loader private (Poisson batches, clipping, noise)."""
         from opacus import PrivacyEngine

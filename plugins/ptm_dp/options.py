@@ -1,4 +1,5 @@
-"""The privacy commands' options, read before any work: comma lists and the files a command
+"""Options: those the ``dp-sgd`` record declares (what ``ptm train --privacy dp-sgd`` takes),
+and the privacy commands' own, read before any work: comma lists and the files a command
 writes, each refused in one line (the problem; the fix)."""
 
 from __future__ import annotations
@@ -7,9 +8,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from ptm_dp.dpsgd import ACCOUNTANTS, DEFAULT_GRAD_SAMPLE_MODE, GHOST_ABOVE_PARAMETERS, GRAD_SAMPLE_MODES
 from toolkit.errors import ConfigError
+from toolkit.registry import Option
 
 T = TypeVar("T")
+
+DP_SGD_OPTIONS: dict[str, Option] = {
+    "epsilon": Option(help="the privacy budget for the whole run; inf trains without noise", type=float),
+    "delta": Option(help="the probability the guarantee may fail", type=float,
+                    default="1/(10 N) for N training examples"),
+    "max_grad_norm": Option(help="each example's gradient is clipped to this norm", type=float, default="1.0"),
+    "accountant": Option(help="how the epsilon spent is added up (Opacus' accountants)", type=str,
+                         choices=tuple(ACCOUNTANTS), default="rdp"),
+    "grad_sample_mode": Option(
+        help="Opacus' per-example gradient engine", type=str, choices=GRAD_SAMPLE_MODES,
+        default=f"{DEFAULT_GRAD_SAMPLE_MODE}: ghost clipping when over "
+                f"{GHOST_ABOVE_PARAMETERS / 1e6:g}M parameters train, else hooks"),
+}
+"""What ``make_dp_sgd`` takes: the ``dp-sgd`` record declares these, so the core checks them
+and ``ptm train --help`` shows them (``--privacy-option accountant=prv``)."""
 
 
 def comma_list(option: str, text: str, parse: Callable[[str], T], *, item: str, example: str) -> list[T]:

@@ -1,5 +1,5 @@
-"""Built-in plugin: text data (the embedded ``reviews``, local files, Hugging Face datasets) and
-the text-classification task."""
+"""Built-in plugin: text data (the embedded ``reviews`` and ``entities``, local files, Hugging
+Face datasets), the text-classification task and the tagging (named-entity) task."""
 
 from __future__ import annotations
 
@@ -18,6 +18,20 @@ def ptm_register_tasks(register):
             data="reviews",
         )
     )
+    register(
+        TaskSpec(
+            id="tagging",
+            summary="words in, one BIO tag per word out (named entities); scored by entity-level F1 (seqeval)",
+            inputs=("text",),
+            labels="per-word",
+            head="token",
+            trainer="tagger",
+            metrics=("f1", "precision", "recall", "accuracy"),
+            metric_labels={"f1": "entity-F1", "precision": "entity-precision", "recall": "entity-recall",
+                           "accuracy": "token-accuracy"},
+            data="entities",
+        )
+    )
 
 
 @hookimpl
@@ -32,10 +46,20 @@ def ptm_register_datasets(register):
     )
     register(
         DatasetSpec(
+            id="entities",
+            task="tagging",
+            summary="700 English sentences tagged with named entities (PER, LOC, ORG, MISC; BIO tags)",
+            factory="ptm_textdata.tagging:load_entities",
+            source="written for ptm-toolkit; fixed train/dev/test splits; test names unseen in train",
+        )
+    )
+    register(
+        DatasetSpec(
             id="file",
-            summary="a local .tsv, .csv or .jsonl file with text and label columns (give its path)",
+            summary="a local .tsv, .csv or .jsonl file with text and label columns, or a .conll or "
+            ".jsonl file of words and BIO tags (give its path)",
             factory="ptm_textdata.files:load_file",
-            claims=("*.tsv", "*.csv", "*.jsonl"),
+            claims=("*.tsv", "*.csv", "*.jsonl", "*.conll"),
         )
     )
     register(

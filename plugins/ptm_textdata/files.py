@@ -8,6 +8,9 @@ Only ``\\n`` and ``\\r\\n`` end a row, so a text keeps a form feed or U+2028. Wh
 something other than the file means is refused in one line naming the rows: a repeated column
 (or JSON key), a row with more or fewer fields than the header, labels that mix ids and names,
 and decimal labels.
+
+A ``.conll`` file, and a ``.jsonl`` file whose first record has ``tokens``, hold tagged words
+instead: :func:`load_file` hands them to :mod:`ptm_textdata.tagging`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from toolkit.errors import ConfigError
 
 TEXT_COLUMNS = ("sentence", "text", "review", "content", "document", "sentence1")
 LABEL_COLUMNS = ("label", "labels", "sentiment", "class", "category", "target")
-SUFFIXES = (".tsv", ".csv", ".jsonl")
+SUFFIXES = (".tsv", ".csv", ".jsonl", ".conll")
 
 
 class _RepeatedKey(Exception):
@@ -140,27 +143,33 @@ def _csv(path: Path, text: str) -> list[tuple[int, dict]]:
     ]
 
 
-def _records(path: Path) -> list[tuple[int, dict]]:
-    """The file's records, each with its row number (the header is row 1; JSONL counts lines)."""
+def read_text(path: Path, kinds: str = ".tsv, .csv or .jsonl") -> str:
+    """A data file's text, refused in one line when it is missing, a folder, binary, holds a NUL
+    byte or is not UTF-8 (``kinds``: the files a message asks for instead)."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"data file {path} does not exist; check the path") from None
     except IsADirectoryError:
-        raise ConfigError(f"{path} is a folder; give a .tsv, .csv or .jsonl file") from None
+        raise ConfigError(f"{path} is a folder; give a {kinds} file") from None
     if b"\x00" in raw[:4096]:
-        raise ConfigError(f"{path} looks binary; give a UTF-8 .tsv, .csv or .jsonl text file")
+        raise ConfigError(f"{path} looks binary; give a UTF-8 {kinds} text file")
     if b"\x00" in raw:
         line = raw.count(b"\n", 0, raw.index(b"\x00")) + 1
         raise ConfigError(
             f"{path} holds a NUL byte on line {line}, so it is damaged or not text; save it again as UTF-8 text"
         )
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ConfigError(
             f"{path} is not UTF-8 text (byte {error.start}); re-save it as UTF-8"
         ) from None
+
+
+def _records(path: Path) -> list[tuple[int, dict]]:
+    """The file's records, each with its row number (the header is row 1; JSONL counts lines)."""
+    text = read_text(path)
     if not text.strip():
         raise ConfigError(f"{path} is empty; it needs a header line and labelled rows")
     suffix = path.suffix.lower()
@@ -226,13 +235,24 @@ def _label_kinds(path: Path, column: str, numbers: list[int], labels: list[str])
 def load_file(
     *, ref: str | Path, text_column: str | None = None, label_column: str | None = None
 ) -> TextDataset:
-    """Read one labelled file into a dataset with a single split, ``"all"``."""
+    """Read one labelled file into a dataset with a single split, ``"all"``.
+
+    A ``.conll`` file, or a ``.jsonl`` file whose first record has ``tokens``, is tagged words:
+    it reads as :func:`ptm_textdata.tagging.load_tagging_file` reads it."""
+    from ptm_textdata import tagging  # imported here because tagging imports this module
+
     path = Path(ref).expanduser()
-    if path.suffix.lower() not in SUFFIXES:
-        raise ConfigError(f"{path} is not a .tsv, .csv or .jsonl file; convert it to one of those")
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ConfigError(f"{path} is not a .tsv, .csv, .jsonl or .conll file; convert it to one of those")
+    if suffix == ".conll":
+        return tagging.load_tagging_file(ref=path, text_column=text_column, label_column=label_column)
     records = _records(path)
     if not records:
         raise ConfigError(f"{path} has a header but no rows")
+    if suffix == ".jsonl" and "tokens" in records[0][1]:
+        tagging.refuse_columns(path, text_column, label_column)
+        return tagging.from_jsonl_records(path, records)
     columns = list(records[0][1].keys())
     text_key = pick_column(columns, text_column, TEXT_COLUMNS, "text", path)
     label_key = pick_column(columns, label_column, LABEL_COLUMNS, "label", path)

@@ -1,0 +1,223 @@
+"""The run's lifecycle, owned by the core: one scope per run, and the events a trainer reports.
+
+Every command that runs something (train, pretrain, evaluate, explain, a lesson) opens one
+:func:`run_scope`. It claims and writes the run folder where there is one, fires
+``ptm_before_run`` once the folder and its config.json exist, marks the folder finished, failed
+or interrupted, and fires ``ptm_after_run`` or ``ptm_on_run_error``: each exactly once.
+
+Inside, a trainer reports its units of work through :class:`RunEvents` (``run.events``):
+
+    with events.epoch(epoch) as epoch_report:
+        for batch in loader:
+            with events.step(step, batch) as step_report:
+                ...
+                step_report.loss = loss
+        epoch_report.metrics = {...}
+
+Each context manager fires the ``before_`` hook on entry and the ``after_`` hook on a normal
+exit. A failure is reported once, by the innermost unit it happened in (a failed step fires
+``ptm_on_step_error``, not ``ptm_on_epoch_error`` too), and always by the run
+(``ptm_on_run_error``): a run-level observer hears of every failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from toolkit.context import RunContext
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from toolkit.hooks import Hooks
+    from toolkit.runs import RunFolder
+
+_REPORTED = "__ptm_reported__"
+
+
+def _report_once(error: BaseException) -> bool:
+    """True the first time a unit sees ``error``; the units around it then stay quiet."""
+    if getattr(error, _REPORTED, False):
+        return False
+    try:
+        setattr(error, _REPORTED, True)
+    except AttributeError:  # an exception type with __slots__: report it at every level
+        pass
+    return True
+
+
+@dataclass
+class EpochReport:
+    """What the body of :meth:`RunEvents.epoch` fills in: the epoch's metrics."""
+
+    epoch: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StepReport:
+    """What the body of :meth:`RunEvents.step` fills in: the step's loss."""
+
+    step: int
+    batch: Any
+    loss: float = float("nan")
+
+
+@dataclass
+class EvaluationReport:
+    """What the body of :meth:`RunEvents.evaluate` fills in: the scores."""
+
+    split: str
+    scores: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ExplanationReport:
+    """What the body of :meth:`RunEvents.explain` fills in: the explanations made."""
+
+    texts: list[str]
+    method: str
+    explanations: list[Any] = field(default_factory=list)
+
+
+class RunEvents:
+    """The lifecycle hooks of one run, as context managers (see the module's docstring).
+
+    Made by the core for every run; a trainer receives it as ``run.events`` and never calls a
+    hook itself. With no hooks (a helper process of a torchrun launch, a direct API call) every
+    event is silent.
+    """
+
+    def __init__(self, run: RunContext, hooks: Hooks | None = None) -> None:
+        self.run = run
+        self.hooks = hooks
+
+    @contextmanager
+    def epoch(self, epoch: int) -> Iterator[EpochReport]:
+        report = EpochReport(epoch)
+        if self.hooks:
+            self.hooks.before_epoch(self.run, epoch)
+        try:
+            yield report
+        except BaseException as error:
+            if self.hooks and _report_once(error):
+                self.hooks.on_epoch_error(self.run, epoch, error)
+            raise
+        if self.hooks:
+            self.hooks.after_epoch(self.run, epoch, report.metrics)
+
+    @contextmanager
+    def step(self, step: int, batch: Any) -> Iterator[StepReport]:
+        report = StepReport(step, batch)
+        if self.hooks:
+            self.hooks.before_step(self.run, step, batch)
+        try:
+            yield report
+        except BaseException as error:
+            if self.hooks and _report_once(error):
+                self.hooks.on_step_error(self.run, step, batch, error)
+            raise
+        if self.hooks:
+            self.hooks.after_step(self.run, step, batch, report.loss)
+
+    @contextmanager
+    def evaluate(self, split: str) -> Iterator[EvaluationReport]:
+        report = EvaluationReport(split)
+        if self.hooks:
+            self.hooks.before_evaluate(self.run, split)
+        try:
+            yield report
+        except BaseException as error:
+            if self.hooks and _report_once(error):
+                self.hooks.on_evaluate_error(self.run, split, error)
+            raise
+        if self.hooks:
+            self.hooks.after_evaluate(self.run, split, report.scores)
+
+
+    @contextmanager
+    def explain(self, texts: Sequence[str], method: str) -> Iterator[ExplanationReport]:
+        report = ExplanationReport(list(texts), method)
+        if self.hooks:
+            self.hooks.before_explain(self.run, report.texts, method)
+        try:
+            yield report
+        except BaseException as error:
+            if self.hooks and _report_once(error):
+                self.hooks.on_explain_error(self.run, report.texts, method, error)
+            raise
+        if self.hooks:
+            self.hooks.after_explain(self.run, report.texts, method, report.explanations)
+
+
+def silent_events(command: str = "train") -> RunEvents:
+    """Events that fire nothing, for a trainer used outside a run (tests, notebooks)."""
+    return RunEvents(RunContext(command))
+
+
+@dataclass
+class RunScope:
+    """What :func:`run_scope` yields: the run, its events, its folder (if any), and the result
+    the body sets (``scope.result = metrics``) for ``ptm_after_run`` and metrics.json."""
+
+    run: RunContext
+    events: RunEvents
+    folder: RunFolder | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def run_scope(
+    command: str,
+    config: Mapping[str, Any],
+    *,
+    hooks: Hooks | None,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    device: str = "cpu",
+    finish: bool = True,
+) -> Iterator[RunScope]:
+    """One run, from its folder to its last hook (see the module's docstring).
+
+    With ``out`` the folder is created (or, with ``resume``, claimed again) and ``config``
+    written to its config.json before ``ptm_before_run``; ``finish`` writes metrics.json with
+    ``"status": "finished"`` and ``scope.result`` when the body ends. If the body raises, the
+    folder is marked failed (interrupted for Ctrl-C, with the epoch a resume continues from),
+    ``ptm_on_run_error`` fires and the error goes on. ``ptm_after_run`` gets ``scope.result``.
+    """
+    from toolkit.runs import RunFolder
+
+    folder = None
+    if out is not None:
+        if resume:
+            folder = RunFolder(out)
+            folder.claim()  # a second `--resume` of the same run waits its turn
+        else:
+            folder = RunFolder.create(out, overwrite=overwrite)
+        try:
+            folder.write_json("config.json", dict(config))
+        except BaseException as error:
+            folder.fail(error)
+            raise
+    run = RunContext(command, config=dict(config), out_dir=folder.path if folder else None, device=device)
+    scope = RunScope(run=run, events=RunEvents(run, hooks), folder=folder)
+    run.events = scope.events
+    try:
+        if hooks:
+            hooks.before_run(run)
+        yield scope
+        if folder is not None and finish:
+            folder.finish(scope.result)
+    except BaseException as error:
+        if folder is not None:
+            # checkpoint_epoch: what `ptm train --resume` continues from
+            resumable = {} if run.checkpoint_epoch is None else {"checkpoint_epoch": run.checkpoint_epoch}
+            folder.fail(error, **resumable)
+        if hooks:
+            hooks.on_run_error(run, error)
+        raise
+    if hooks:
+        hooks.after_run(run, scope.result)
