@@ -75,3 +75,10 @@ def test_a_plugin_trainer_without_the_contract_is_refused_before_the_folder_exis
     with pytest.raises(PtmError, match=r"^trainer 'lazy' of plugin 'lazy-plugin' returned a Lazy without evaluate, save"):
         pipeline.train(ptm_manager, model="tiny-bert", trainer="lazy", out=tmp_path / "r", progress=False)
     assert not (tmp_path / "r").exists()
+
+
+def test_the_plugin_author_checks_pass_for_every_built_in_task_and_its_data(ptm_manager):
+    from toolkit.contracts import check_task
+
+    for task in ptm_manager.registry.ids(TaskSpec):
+        assert check_task(ptm_manager, task).id == task

@@ -67,7 +67,8 @@ def check_dataset(pm: PtmPluginManager, ref: str, **options: Any) -> TextDataset
     ``ptm train --data ref`` loads it and keeps the contract of
     :class:`~toolkit.registry.DatasetSpec`: a :class:`~toolkit.data.TextDataset` for a
     registered task, distinct label names, non-empty splits of examples whose texts are
-    non-empty, whose labels are indices into ``label_names`` and whose second text is there
+    non-empty, whose labels (or, for a per-word task, each word's tag) are indices into
+    ``label_names`` and whose second text is there
     exactly when the task takes pairs, and at least two labels to train on. ``options`` are
     ``text_column``/``label_column``. Returns the dataset."""
     from toolkit.pipeline import load_data
@@ -84,20 +85,28 @@ def check_dataset(pm: PtmPluginManager, ref: str, **options: Any) -> TextDataset
     assert len(set(names)) == len(names), f"{where}: label names repeat: {names!r}"
     assert dataset.splits and all(dataset.splits.values()), f"{where}: a split is empty: {list(dataset.splits)}"
     pairs = len(task.inputs) == 2
+    per_word = task.labels == "per-word"
     for split, rows in dataset.splits.items():
         for n, e in enumerate(rows):
             at = f"{where}, split '{split}', example {n}"
             assert isinstance(e, Example), f"{at}: {type(e).__name__}, not toolkit.data.Example"
             assert isinstance(e.text, str) and e.text.strip(), f"{at}: empty text"
-            assert isinstance(e.label, int) and 0 <= e.label < len(names), (
-                f"{at}: label {e.label!r} is not an index into {names}")
+            if per_word:
+                assert e.words and len(e.words) == len(e.tags), (
+                    f"{at}: task '{task.id}' tags words, but the example has {len(e.words)} words and {len(e.tags)} tags")
+                assert all(isinstance(t, int) and 0 <= t < len(names) for t in e.tags), (
+                    f"{at}: tags {list(e.tags)!r} are not all indices into {names}")
+            else:
+                assert isinstance(e.label, int) and 0 <= e.label < len(names), (
+                    f"{at}: label {e.label!r} is not an index into {names}")
             if pairs:
                 assert isinstance(e.text_pair, str) and e.text_pair.strip(), (
                     f"{at}: task '{task.id}' takes pairs but text_pair is {e.text_pair!r}")
             else:
                 assert e.text_pair is None, f"{at}: task '{task.id}' takes one text but text_pair is set"
     train, _ = dataset.train_test()
-    assert len({e.label for e in train}) >= 2, f"{where}: fewer than two labels to train on"
+    seen = {t for e in train for t in e.tags} if per_word else {e.label for e in train}
+    assert len(seen) >= 2, f"{where}: fewer than two labels to train on"
     return dataset
 
 

@@ -555,13 +555,12 @@ class FineTuner:
                 continue
             state.step += 1
             with run.events.step(state.step, batch) as report:
-                report.loss, labels, idle = self._step(setup, batch)
+                report.loss, examples, tokens = self._step(setup, batch)
             epoch_loss += report.loss
             epoch_batches += 1
             state.step_loss.append(report.loss)
-            if not idle:
-                state.tokens += int(batch["attention_mask"].sum())
-                state.examples_seen += int(labels.shape[0])
+            state.tokens += tokens
+            state.examples_seen += examples
             elapsed = state.train_seconds + time.perf_counter() - epoch_start
             bar.set_postfix({"loss": f"{report.loss:.3f}", "examples/s": f"{state.examples_seen / elapsed:.0f}"})
             if run.stop_requested:
@@ -569,9 +568,10 @@ class FineTuner:
         state.train_seconds += time.perf_counter() - epoch_start
         return epoch_loss, epoch_batches
 
-    def _step(self, setup: _Session, batch: dict[str, Any]) -> tuple[float, Any, bool]:
+    def _step(self, setup: _Session, batch: dict[str, Any]) -> tuple[float, int, int]:
         """One optimiser step on a batch (in parts of ``micro_batch_size``); returns the batch's
-        loss (the mean over all processes), its labels, and whether this process sat it out."""
+        loss (the mean over all processes) and the examples and tokens this process trained on
+        (its share of the batch across processes; none when it sat the batch out)."""
         world, privacy = setup.world, setup.privacy
         whole = len(batch["labels"])
         idle = False
@@ -603,7 +603,9 @@ class FineTuner:
         setup.optimizer.zero_grad(set_to_none=True)
         if world > 1:
             loss_value = reduce_sum(loss_value) / world
-        return loss_value, labels, idle
+        if idle:
+            return loss_value, 0, 0
+        return loss_value, int(labels.shape[0]), int(batch["attention_mask"].sum())
 
     def _metrics(self, setup: _Session, state: TrainingState, train: Sequence[Example]) -> dict[str, Any]:
         tokens, examples_seen = state.tokens, state.examples_seen
