@@ -1,6 +1,6 @@
-"""The finetuning lesson's graded exercises: each reference answer passes its tests, a plausible
-wrong answer (a textual mutation of the reference) is caught with a message a student can act
-on, and the blank student answer fails."""
+"""The finetuning lesson's graded exercises: each reference answer passes its tests, plausible
+wrong answers (textual mutations of the reference, and a few written from scratch) are caught
+with a message a student can act on, and the blank student answer fails."""
 
 from __future__ import annotations
 
@@ -53,6 +53,22 @@ MUTATIONS = {
     ],
 }
 
+# question -> wrong answers written from scratch rather than as an edit of the reference: (the
+# answer, words the failure message must contain)
+REWRITTEN = {
+    "align_labels": [
+        # tags looked up by the piece's position, as if every word were one piece
+        ("def align_labels(word_ids, word_tags):\n"
+         "    return [-100 if w is None else word_tags[i - 1] for i, w in enumerate(word_ids)]\n",
+         "never by its position"),
+        # the tag put on a word's last piece
+        ("def align_labels(word_ids, word_tags):\n"
+         "    return [word_tags[w] if w is not None and (i + 1 == len(word_ids) or word_ids[i + 1] != w) else -100\n"
+         "            for i, w in enumerate(word_ids)]\n",
+         "put it on the first piece"),
+    ],
+}
+
 
 @pytest.fixture(scope="module")
 def assigned():
@@ -98,3 +114,11 @@ def test_reference_passes_mutation_fails_blank_fails(assigned, question):
     assert "..." in blank
     result = _run(question, blank)
     assert not result.passed and result.message
+
+
+@pytest.mark.parametrize("question,answer,words", [(q, a, w) for q, cases in REWRITTEN.items() for a, w in cases],
+                         ids=lambda v: "answer" if "\n" in str(v) else None)
+def test_a_rewritten_wrong_answer_is_caught(assigned, question, answer, words):
+    result = _run(question, answer)
+    assert not result.passed, f"{question}: the wrong answer was not caught:\n{answer}"
+    assert words in result.message, result.message
