@@ -28,14 +28,11 @@ def _sentences(dataset, split: str = "all") -> list[tuple[tuple[str, ...], tuple
 
 
 def _entities(words, tags) -> list[str]:
-    """Each entity's words joined by spaces, with its type: 'PER:Maria de Souza'."""
-    found: list[tuple[str, list[str]]] = []
-    for word, tag in zip(words, tags):
-        if tag.startswith("B-"):
-            found.append((tag[2:], [word]))
-        elif tag.startswith("I-"):
-            found[-1][1].append(word)
-    return [f"{kind}:{' '.join(text)}" for kind, text in found]
+    """Each entity's words joined by spaces, with its type: 'PER:Maria de Souza' (the spans
+    seqeval scores)."""
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    return [f"{kind}:{' '.join(words[start:end + 1])}" for kind, start, end in get_entities(list(tags))]
 
 
 def test_conll_with_two_fields_docstart_and_crlf(tmp_path):
