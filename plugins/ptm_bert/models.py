@@ -151,7 +151,7 @@ def bert_config(source: str, **overrides: Any) -> Any:
         import json
 
         if json.loads(saved.read_text(encoding="utf-8")).get("model_type") == MODEL_TYPE:
-            return MeanPooledBertConfig.from_pretrained(source, **overrides)
+            return MeanPooledBertConfig.from_pretrained(source, trust_remote_code=False, **overrides)
     return AutoConfig.from_pretrained(source, trust_remote_code=False, **overrides)
 
 
