@@ -22,11 +22,11 @@ exit. A failure is reported once, by the innermost unit it happened in (a failed
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from toolkit.context import RunContext
 
@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from toolkit.runs import RunFolder
 
 _REPORTED = "__ptm_reported__"
+R = TypeVar("R")
 
 
 def _report_once(error: BaseException) -> bool:
@@ -94,62 +95,45 @@ class RunEvents:
         self.run = run
         self.hooks = hooks
 
-    @contextmanager
-    def epoch(self, epoch: int) -> Iterator[EpochReport]:
+    def epoch(self, epoch: int) -> AbstractContextManager[EpochReport]:
         report = EpochReport(epoch)
-        if self.hooks:
-            self.hooks.before_epoch(self.run, epoch)
-        try:
-            yield report
-        except BaseException as error:
-            if self.hooks and _report_once(error):
-                self.hooks.on_epoch_error(self.run, epoch, error)
-            raise
-        if self.hooks:
-            self.hooks.after_epoch(self.run, epoch, report.metrics)
+        return self._unit("epoch", report, (epoch,), lambda: report.metrics)
 
-    @contextmanager
-    def step(self, step: int, batch: Any) -> Iterator[StepReport]:
+    def step(self, step: int, batch: Any) -> AbstractContextManager[StepReport]:
         report = StepReport(step, batch)
-        if self.hooks:
-            self.hooks.before_step(self.run, step, batch)
-        try:
-            yield report
-        except BaseException as error:
-            if self.hooks and _report_once(error):
-                self.hooks.on_step_error(self.run, step, batch, error)
-            raise
-        if self.hooks:
-            self.hooks.after_step(self.run, step, batch, report.loss)
+        return self._unit("step", report, (step, batch), lambda: report.loss)
 
-    @contextmanager
-    def evaluate(self, split: str) -> Iterator[EvaluationReport]:
+    def evaluate(self, split: str) -> AbstractContextManager[EvaluationReport]:
         report = EvaluationReport(split)
-        if self.hooks:
-            self.hooks.before_evaluate(self.run, split)
-        try:
-            yield report
-        except BaseException as error:
-            if self.hooks and _report_once(error):
-                self.hooks.on_evaluate_error(self.run, split, error)
-            raise
-        if self.hooks:
-            self.hooks.after_evaluate(self.run, split, report.scores)
+        return self._unit("evaluate", report, (split,), lambda: report.scores)
 
+    def explain(self, texts: Sequence[str], method: str) -> AbstractContextManager[ExplanationReport]:
+        report = ExplanationReport(list(texts), method)
+        return self._unit("explain", report, (report.texts, method), lambda: report.explanations)
 
     @contextmanager
-    def explain(self, texts: Sequence[str], method: str) -> Iterator[ExplanationReport]:
-        report = ExplanationReport(list(texts), method)
-        if self.hooks:
-            self.hooks.before_explain(self.run, report.texts, method)
+    def _unit(self, event: str, report: R, args: tuple[Any, ...], result: Callable[[], Any]) -> Iterator[R]:
+        """Fire ``before_<event>``, run the body, then ``after_<event>`` with what the body put
+        in ``report`` (``result()``); or ``on_<event>_error`` once, if this unit is the innermost
+        one the error passed."""
+        hooks = self.hooks
+        if hooks:
+            getattr(hooks, f"before_{event}")(self.run, *args)
         try:
             yield report
         except BaseException as error:
-            if self.hooks and _report_once(error):
-                self.hooks.on_explain_error(self.run, report.texts, method, error)
+            if hooks and _report_once(error):
+                getattr(hooks, f"on_{event}_error")(self.run, *args, error)
             raise
-        if self.hooks:
-            self.hooks.after_explain(self.run, report.texts, method, report.explanations)
+        if hooks:
+            getattr(hooks, f"after_{event}")(self.run, *args, result())
+
+
+def events_of(run: RunContext | None, command: str = "train") -> RunEvents:
+    """The run's events; silent ones when there is no run, or a run the core did not open."""
+    if run is not None and run.events is not None:
+        return run.events
+    return RunEvents(run or RunContext(command))
 
 
 def silent_events(command: str = "train") -> RunEvents:

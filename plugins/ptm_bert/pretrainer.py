@@ -214,7 +214,8 @@ class Pretrainer:
         from tqdm.auto import tqdm
         from transformers import get_linear_schedule_with_warmup, set_seed
 
-        from ptm_bert.trainer import LengthGroupedBatches, events_of
+        from ptm_bert.trainer import LengthGroupedBatches
+        from toolkit.lifecycle import events_of
         from toolkit.progress import bar_options
 
         run = run or RunContext("pretrain")

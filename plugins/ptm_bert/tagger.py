@@ -21,8 +21,9 @@ from typing import Any
 
 from toolkit.context import RunContext
 from toolkit.errors import ConfigError
+from toolkit.lifecycle import events_of
 
-from ptm_bert.trainer import FineTuner, TrainConfig, _as_config, events_of
+from ptm_bert.trainer import FineTuner, TrainConfig, _as_config
 
 IGNORED = -100
 """The label of pieces the loss skips (PyTorch's ``CrossEntropyLoss`` ``ignore_index``)."""

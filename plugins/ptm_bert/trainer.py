@@ -22,6 +22,7 @@ from toolkit import distributed
 from toolkit.context import RunContext
 from toolkit.data import Example
 from toolkit.errors import ConfigError
+from toolkit.lifecycle import events_of
 from toolkit.runs import RunFolder
 from toolkit.tokens import warn_truncated
 
@@ -227,15 +228,6 @@ class LengthGroupedBatches:
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         for k in torch.randperm(len(batches), generator=self.generator).tolist():
             yield batches[k]
-
-
-def events_of(run: RunContext | None, command: str = "train") -> Any:
-    """The run's events (:class:`toolkit.lifecycle.RunEvents`); silent ones without a run."""
-    from toolkit.lifecycle import RunEvents
-
-    if run is not None and run.events is not None:
-        return run.events
-    return RunEvents(run or RunContext(command))
 
 
 @dataclass
