@@ -43,11 +43,13 @@ def _privacy_options(privacy: str | None, given: tuple[str, ...], **flags: Any) 
 @click.option("--task", default=None, help="Task id the data must be labelled for, e.g. pairs (ptm plugins list --all)  [default: the data's own]")
 @click.option("--eval-data", default=None, help="Evaluate on this data instead of a held-out part of --data.")
 @click.option("--trainer", default=None, help="Trainer id (ptm plugins list --all)  [default: the task's: finetune; tagger for tagging]. The defaults below are the built-in trainers'; a plugin's trainer has its own")
-@click.option("--epochs", type=int, default=None, help="Passes over the data  [default: 1; 10 with --privacy; tagger: 3]")
+@click.option("--epochs", type=int, default=None, help="Passes over the data  [default: 1; 40 with --privacy; tagger: 3]")
 @click.option("--batch-size", type=int, default=None, help="[default: 8; 256 with --privacy]")
 @click.option("--lr", type=float, default=None, help="Peak learning rate (AdamW)  [default: 1e-4; 1e-2 with --privacy; tagger: 3e-4]")
 @click.option("--max-length", type=int, default=None, help="Tokens kept per text  [default: 128; 64 with --privacy]")
-@click.option("--trainable", default=None, help="Parameters to train: all, head, topN (e.g. top2) or lora  [default: all; lora with --privacy]")
+@click.option("--trainable", default=None, help="Parameters to train: all, head, topN (e.g. top2) or lora  [default: all; head with --privacy]")
+@click.option("--cache-frozen/--no-cache-frozen", default=None,
+              help="Run the frozen layers (below the first trained one) once per example and reuse their output: the same function, far faster for --trainable head or topN  [default: on]")
 @click.option("--limit", type=int, default=None, help="Train on at most N examples (a seeded sample).")
 @click.option("--seed", type=int, default=None, help="[default: 42]")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
@@ -69,7 +71,7 @@ def _privacy_options(privacy: str | None, given: tuple[str, ...], **flags: Any) 
 def train_command(model: str, data: str | None, task: str | None, eval_data: str | None, trainer: str | None,
                   epochs: int | None,
                   batch_size: int | None, lr: float | None, max_length: int | None,
-                  trainable: str | None, limit: int | None, seed: int | None, device: str,
+                  trainable: str | None, cache_frozen: bool | None, limit: int | None, seed: int | None, device: str,
                   privacy: str | None, epsilon: float | None, delta: float | None,
                   max_grad_norm: float | None, privacy_option: tuple[str, ...], accountant: str | None,
                   grad_sample_mode: str | None, out: Path | None, overwrite: bool, resume: Path | None,
@@ -109,7 +111,7 @@ def train_command(model: str, data: str | None, task: str | None, eval_data: str
                     text_column=text_column, label_column=label_column, limit=limit, device=device,
                     privacy=privacy, task=task, trainer=trainer, privacy_options=privacy_options,
                     epochs=epochs, batch_size=batch_size, lr=lr, max_length=max_length, seed=seed,
-                    trainable=trainable, progress=not quiet,
+                    trainable=trainable, cache_frozen=cache_frozen, progress=not quiet,
                 )
     except KeyboardInterrupt:
         _report_interrupt(out)

@@ -58,6 +58,10 @@ class TrainConfig:
     # Score the held-out split after every epoch (the per-epoch curves) or only after the last
     # one (the same final scores, sooner: a lesson that reads only the end result).
     eval_every_epoch: bool = True
+    # Run the frozen bottom of the model (embeddings, and the layers below the first trained one)
+    # once per example and train the top on its cached output: the same function, computed
+    # once instead of every epoch (ptm_bert.frozen). False runs the whole model every step.
+    cache_frozen: bool = True
 
     def check(self, model_max_length: int) -> None:
         for name in ("epochs", "batch_size", "max_length", "eval_batch_size", "micro_batch_size"):
@@ -270,6 +274,9 @@ class _Session:
     rank: int
     per_token: dict[str, int]
     parameters: dict[str, int]
+    frozen: Any  # the model's FrozenPrefix (its frozen parts stay in eval mode), or None
+    cache: dict[str, Any] | None  # what metrics.json records of the cache, when it is used
+    score_test: Any  # held-out probabilities from cached rows, or None (the full model)
     saved_at: Path | None
     started: float
 
@@ -332,7 +339,8 @@ class FineTuner:
         ]
 
     def loader(
-        self, features: list[dict[str, Any]], config: TrainConfig, *, positions: bool = False
+        self, features: list[dict[str, Any]], config: TrainConfig, *, positions: bool = False,
+        collate: Any = None,
     ) -> Any:
         """Batches of similar length, padded to their longest (far less padding than random).
 
@@ -346,18 +354,20 @@ class FineTuner:
 
         pad = self.collator()
 
-        def collate(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        def padded(rows: list[dict[str, Any]]) -> dict[str, Any]:
             batch = pad(rows)
             if positions:
                 ids = batch["input_ids"]
                 batch["position_ids"] = torch.arange(ids.shape[1]).expand_as(ids).clone()
             return batch
 
+        collate = collate or padded
+
         generator = torch.Generator().manual_seed(config.seed)
         self._generator = generator  # its state goes into every checkpoint
         if config.group_by_length:
             batches = LengthGroupedBatches(
-                [len(f["input_ids"]) for f in features], config.batch_size, generator
+                [f["length"] if "length" in f else len(f["input_ids"]) for f in features], config.batch_size, generator
             )
             return DataLoader(features, batch_sampler=batches, collate_fn=collate)
         sampler = torch.utils.data.RandomSampler(features, generator=generator)
@@ -372,14 +382,16 @@ class FineTuner:
         Each part is cut to its own longest text, so a large batch of mixed lengths (as Poisson
         sampling draws them) costs far fewer padded tokens. Assumes right padding (BERT's).
         """
-        if not size or len(batch["input_ids"]) <= size:
+        if not size or len(batch["attention_mask"]) <= size:
             return [batch]
         lengths = batch["attention_mask"].sum(1)
         parts = []
         for idx in lengths.argsort().split(size):
             longest = int(lengths[idx].max())
+            # Per-token tensors are cut to the part's length; a cached sentence vector has none.
             parts.append(
-                {k: (v[idx][:, :longest] if v.dim() == 2 else v[idx]).contiguous() for k, v in batch.items()}
+                {k: (v[idx][:, :longest] if v.dim() >= 2 and k != "pooled" else v[idx]).contiguous()
+                 for k, v in batch.items()}
             )
         return parts
 
@@ -412,13 +424,13 @@ class FineTuner:
             raise ConfigError("precision bf16 is not available with a privacy mechanism; use fp32 or auto")
         run = run or RunContext("train")
         run.events = events_of(run)
-        setup = self._setup(train, config, run, privacy, resume)
+        setup = self._setup(train, test, config, run, privacy, resume)
         state = self._restore(setup, run) if resume else TrainingState()
         for epoch in range(state.epoch + 1, config.epochs + 1):
             with run.events.epoch(epoch) as report:
                 epoch_loss, epoch_batches = self._epoch(setup, state, epoch, run)
                 if config.eval_every_epoch or epoch == config.epochs:
-                    state.scores = self.evaluate(test, config, run=run, split="test")
+                    state.scores = self.evaluate(test, config, run=run, split="test", probabilities=setup.score_test)
                 else:
                     state.scores = {}
                 report.metrics = {
@@ -440,8 +452,15 @@ class FineTuner:
                 run.checkpoint_epoch = epoch
         return self._metrics(setup, state, train)
 
-    def _setup(self, train: Sequence[Example], config: TrainConfig, run: RunContext, privacy: Any,
-               resume: bool) -> _Session:
+    def frozen_prefix(self) -> Any:
+        """The model's frozen bottom (:class:`ptm_bert.frozen.FrozenPrefix`), or None: a
+        sequence classifier whose embeddings do not train. Subclasses with other heads say None."""
+        from ptm_bert.frozen import FrozenPrefix
+
+        return FrozenPrefix.of(self.model)
+
+    def _setup(self, train: Sequence[Example], test: Sequence[Example], config: TrainConfig, run: RunContext,
+               privacy: Any, resume: bool) -> _Session:
         """Everything the epochs share: the (wrapped) model, optimizer, loss, loader, schedule."""
         import torch
         from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup, set_seed
@@ -458,7 +477,22 @@ class FineTuner:
         parameters = trainable.count(self.model)
         model = self.model
         features = self.encode(train, config.max_length)
-        loader = self.loader(features, config, positions=privacy is not None)
+        frozen = self.frozen_prefix()
+        cache, score_test = None, None
+        # One process only: across processes each would cache the whole data set (kept simple).
+        cached = None
+        if frozen is not None and config.cache_frozen and world == 1:
+            from ptm_bert.frozen import cache_for
+
+            cached = cache_for(self.model, features, self.collator(), device=self.device)
+        if cached is not None:
+            frozen, rows, cache = cached
+            top = model = frozen.top()
+            loader = self.loader(rows, config, collate=frozen.collate)
+            test_rows = frozen.rows(self.encode(test, config.max_length), self.collator(), device=self.device)
+            score_test = lambda: self._score_cached(top, frozen, test_rows, config.eval_batch_size)  # noqa: E731
+        else:
+            loader = self.loader(features, config, positions=privacy is not None)
         # Training cost: forward in every layer, backward only where needed (flops_per_token);
         # counted on the bare model, before a privacy engine or DDP wraps it.
         probe = DataCollatorWithPadding(self.tokenizer)(
@@ -466,7 +500,7 @@ class FineTuner:
         )
         per_token = flops_per_token(self.model, {k: v.to(self.device) for k, v in probe.items()})
         optimizer = torch.optim.AdamW(
-            [p for p in model.parameters() if p.requires_grad],
+            [p for p in self.model.parameters() if p.requires_grad],  # the same with a cached top
             lr=config.lr,
             weight_decay=config.weight_decay,
         )
@@ -510,7 +544,8 @@ class FineTuner:
         return _Session(config=config, model=model, optimizer=optimizer, criterion=criterion, loader=loader,
                         scheduler=scheduler, autocast=autocast, bf16=bf16, privacy=privacy, world=world,
                         rank=distributed.rank(), per_token=per_token, parameters=parameters,
-                        saved_at=saved_at, started=time.perf_counter())
+                        frozen=frozen, cache=cache, score_test=score_test, saved_at=saved_at,
+                        started=time.perf_counter())
 
     def _restore(self, setup: _Session, run: RunContext) -> TrainingState:
         """The state of the last checkpointed epoch, put back into the fresh training objects."""
@@ -538,6 +573,8 @@ class FineTuner:
         config = setup.config
         epoch_loss, epoch_batches, epoch_start = 0.0, 0, time.perf_counter()
         setup.model.train()
+        if setup.frozen is not None:
+            setup.frozen.freeze_modes()  # no dropout where nothing trains (and the cache stays exact)
         bar = tqdm(setup.loader, desc=f"epoch {epoch}/{config.epochs}", unit="batch", **bar_options(config.progress))
         for batch in bar:
             if not isinstance(batch, Mapping):
@@ -624,6 +661,8 @@ class FineTuner:
             **setup.parameters,
             "config": asdict(setup.config),
         }
+        if setup.cache is not None:
+            metrics["frozen_cache"] = setup.cache
         if setup.privacy is not None:
             report = setup.privacy.report()
             metrics.update(report, privacy=report)
@@ -678,6 +717,21 @@ class FineTuner:
             return probs
         return self._score(features, batch_size)
 
+    def _score_cached(self, top: Any, frozen: Any, rows: list[dict[str, Any]], batch_size: int) -> Any:
+        """Class probabilities of cached rows through the trained top, in order."""
+        import torch
+
+        order = sorted(range(len(rows)), key=lambda i: rows[i]["length"])
+        probs = torch.empty(len(rows), self.model.config.num_labels)
+        top.eval()
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                batch = {k: v.to(self.device) for k, v in frozen.collate([rows[i] for i in idx]).items()}
+                batch.pop("labels")
+                probs[idx] = top(**batch).logits.float().softmax(-1).cpu()
+        return probs
+
     def _score(self, features: list[dict[str, Any]], batch_size: int) -> Any:
         import torch
         from transformers import DataCollatorWithPadding
@@ -700,13 +754,21 @@ class FineTuner:
         *,
         run: RunContext | None = None,
         split: str = "test",
+        probabilities: Any = None,
     ) -> dict[str, Any]:
-        """Accuracy, macro-F1, confusion matrix and n on labelled examples."""
+        """Accuracy, macro-F1, confusion matrix and n on labelled examples.
+
+        ``probabilities`` (during training) gives the examples' class probabilities another way
+        (from the frozen layers' cached output) instead of the full forward pass.
+        """
         config = _as_config(config)
         if not examples:
             raise ConfigError(f"no examples to evaluate in split '{split}'")
         with events_of(run, "evaluate").evaluate(split) as report:
-            probs = self._probabilities(examples, config.max_length, config.eval_batch_size)
+            if probabilities is not None:
+                probs = probabilities()
+            else:
+                probs = self._probabilities(examples, config.max_length, config.eval_batch_size)
             report.scores = score([e.label for e in examples], probs.argmax(-1).tolist(), len(self.label_names))
         return report.scores
 
