@@ -430,7 +430,10 @@ class FineTuner:
             with run.events.epoch(epoch) as report:
                 epoch_loss, epoch_batches = self._epoch(setup, state, epoch, run)
                 if config.eval_every_epoch or epoch == config.epochs:
-                    state.scores = self.evaluate(test, config, run=run, split="test", probabilities=setup.score_test)
+                    # From the cached rows when there are any (subclasses with their own evaluate
+                    # never have them: the cache is for BERT's sequence classifiers only).
+                    cached = {"probabilities": setup.score_test} if setup.score_test is not None else {}
+                    state.scores = self.evaluate(test, config, run=run, split="test", **cached)
                 else:
                     state.scores = {}
                 report.metrics = {
