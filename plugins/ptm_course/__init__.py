@@ -80,9 +80,10 @@ def ptm_register_lessons(register):
             title="Training with differential privacy",
             summary="the (epsilon, delta) promise, DP-SGD strategies, accountants, a membership audit",
             # measured on 2 idle cores: the quick notebook through `ptm lesson grade`, `ptm lesson
-            # run --quick` (2026-12-02); `ptm lesson run privacy` 3.6 min (2026-12-03, the head's
-            # frozen encoder run once); the notebook's full run not measured (0: unknown)
-            minutes=0, quick_minutes=1.9, headless_minutes=(1.7, 3.6),
+            # run --quick` (2026-12-02); the full notebook (PTM_QUICK=0, executed with nbclient)
+            # and `ptm lesson run privacy` 3.6 min each (2026-12-03, the head's frozen encoder
+            # run once)
+            minutes=3.6, quick_minutes=1.9, headless_minutes=(1.7, 3.6),
             outline=(
                 "the (epsilon, delta) definition, checked on a Laplace count query",
                 "DP-SGD: clipping, noise, Poisson sampling; which parameters to train (head, LoRA, all)",

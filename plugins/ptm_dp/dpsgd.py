@@ -13,6 +13,7 @@ The trainer knows nothing of this module: it calls :meth:`DPSGD.wrap`, ``epsilon
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import warnings
@@ -138,7 +139,6 @@ class DPSGD:
             self.noise_multiplier = 0.0
             return
         from opacus.accountants import create_accountant
-        from opacus.accountants.utils import get_noise_multiplier
 
         # One accountant call at the largest noise worth training with: when even that misses
         # the target, say so now (Opacus' own search would double the noise up to 1e6, tens of
@@ -162,19 +162,8 @@ class DPSGD:
                 "(budgets of 1 to 10 are usual)"
             )
         try:
-            with warnings.catch_warnings():
-                # Opacus' note that a larger RDP order might help: not the user's concern.
-                warnings.filterwarnings("ignore", message="Optimal order", category=UserWarning)
-                self.noise_multiplier = float(
-                    get_noise_multiplier(
-                        target_epsilon=self.epsilon_target,
-                        target_delta=self.delta,
-                        sample_rate=self.sample_rate,
-                        epochs=epochs,
-                        accountant=self.accountant,
-                        epsilon_tolerance=EPSILON_TOLERANCE,
-                    )
-                )
+            self.noise_multiplier = _calibrated_noise(self.epsilon_target, self.delta, self.sample_rate, epochs,
+                                                      self.accountant)
         except (ValueError, ArithmeticError) as error:
             raise ConfigError(
                 f"the {self.accountant} accountant could not calibrate the noise for epsilon "
@@ -280,6 +269,20 @@ class DPSGD:
         """Remove Opacus' hooks from the trained model (it is saved and used as a plain model)."""
         if self._model is not None and hasattr(self._model, "_close"):
             self._model._close()
+
+
+@functools.lru_cache(maxsize=64)
+def _calibrated_noise(epsilon: float, delta: float, sample_rate: float, epochs: int, accountant: str) -> float:
+    """Opacus' noise multiplier for a budget: a deterministic search (several seconds at large
+    sample rates), so a process that plans the same run again (a lesson's seeds, a sweep) asks once."""
+    from opacus.accountants.utils import get_noise_multiplier
+
+    with warnings.catch_warnings():
+        # Opacus' note that a larger RDP order might help: not the user's concern.
+        warnings.filterwarnings("ignore", message="Optimal order", category=UserWarning)
+        return float(get_noise_multiplier(target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate,
+                                          epochs=epochs, accountant=accountant,
+                                          epsilon_tolerance=EPSILON_TOLERANCE))
 
 
 def make_dp_sgd(
