@@ -64,13 +64,6 @@ def test_nothing_is_cached_when_the_embeddings_train_or_the_head_is_not_a_sequen
     assert FrozenPrefix.of(trainable.apply(tagger, "head")) is None
 
 
-def _train(ptm_cli, data, out, *extra):
-    result = ptm_cli("train", "--model", "tiny-bert", "--data", str(data), "--epochs", "3", "--batch-size", "8",
-                     "--lr", "1e-2", "--quiet", "--out", str(out), *extra)
-    assert result.exit_code == 0, result.output
-    return json.loads((out / "metrics.json").read_text())
-
-
 def test_a_cached_run_trains_exactly_like_an_uncached_one(ptm_manager, tmp_path):
     from toolkit import pipeline
 

@@ -25,6 +25,7 @@ accountant. docs/methods.md says the same for a reader of the lesson.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections import OrderedDict
@@ -117,9 +118,10 @@ class FrozenPrefix:
         per_example = [hidden] * len(lengths) if self.head_only else [n * hidden for n in lengths]
         return 4 * sum(per_example)
 
+    @functools.cached_property
     def fingerprint(self) -> str:
         """A digest of everything the frozen part computes with: its weights and buffers, where
-        it stops, and how the head pools."""
+        it stops, and how the head pools (computed once: frozen weights do not change)."""
         digest = hashlib.blake2b(digest_size=16)
         digest.update(f"{self.first}/{self.head_only}/{self.mean}/{type(self.classifier).__name__}".encode())
         for module in self.frozen_modules():
@@ -140,7 +142,7 @@ class FrozenPrefix:
         inputs = hashlib.blake2b(digest_size=16)
         for f in features:
             inputs.update(repr([f.get(k) for k in ("input_ids", "token_type_ids", "attention_mask")]).encode())
-        key = (self.fingerprint(), inputs.hexdigest(), str(device))
+        key = (self.fingerprint, inputs.hexdigest(), str(device))
         outputs = _MEMO.get(key)
         if outputs is None:
             outputs = self._compute(features, collate, device=device, batch_size=batch_size)
@@ -234,18 +236,15 @@ class TrainedTop(torch.nn.Module):
         return SequenceClassifierOutput(logits=self.classifier(self.dropout(pooled)))
 
 
-def cache_for(model: Any, features: list[dict[str, Any]], collate: Any, *, device: str,
-              ) -> tuple[FrozenPrefix, list[dict[str, Any]], dict[str, Any]] | None:
-    """The frozen prefix of ``model``, its cached rows of ``features`` and what to record in
-    metrics.json; ``None`` when there is nothing frozen to cache or it would not fit in memory."""
-    prefix = FrozenPrefix.of(model)
-    if prefix is None:
-        return None
+def cache_rows(prefix: FrozenPrefix, features: list[dict[str, Any]], collate: Any, *, device: str,
+               ) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
+    """The cached rows of ``features`` and what metrics.json records of them; ``None`` when
+    they would not fit in memory."""
     if prefix.bytes_needed([len(f["input_ids"]) for f in features]) > CACHE_LIMIT_BYTES:
         return None
     started = time.perf_counter()
     rows = prefix.rows(features, collate, device=device)
-    return prefix, rows, {
+    return rows, {
         "frozen_layers": prefix.first,
         "cached": "pooled" if prefix.head_only else f"hidden states after {prefix.first} layers"
                   if prefix.first else "embeddings",

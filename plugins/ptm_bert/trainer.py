@@ -483,17 +483,16 @@ class FineTuner:
         frozen = self.frozen_prefix()
         cache, score_test = None, None
         # One process only: across processes each would cache the whole data set (kept simple).
-        cached = None
         if frozen is not None and config.cache_frozen and world == 1:
-            from ptm_bert.frozen import cache_for
+            from ptm_bert.frozen import cache_rows
 
-            cached = cache_for(self.model, features, self.collator(), device=self.device)
-        if cached is not None:
-            frozen, rows, cache = cached
+            cache = cache_rows(frozen, features, self.collator(), device=self.device)
+        if cache is not None:
+            rows, cache = cache
             top = model = frozen.top()
             loader = self.loader(rows, config, collate=frozen.collate)
             test_rows = frozen.rows(self.encode(test, config.max_length), self.collator(), device=self.device)
-            score_test = lambda: self._score_cached(top, frozen, test_rows, config.eval_batch_size)  # noqa: E731
+            score_test = lambda: self._score(test_rows, config.eval_batch_size, model=top, collate=frozen.collate)  # noqa: E731
         else:
             loader = self.loader(features, config, positions=privacy is not None)
         # Training cost: forward in every layer, backward only where needed (flops_per_token);
@@ -720,34 +719,26 @@ class FineTuner:
             return probs
         return self._score(features, batch_size)
 
-    def _score_cached(self, top: Any, frozen: Any, rows: list[dict[str, Any]], batch_size: int) -> Any:
-        """Class probabilities of cached rows through the trained top, in order."""
-        import torch
-
-        order = sorted(range(len(rows)), key=lambda i: rows[i]["length"])
-        probs = torch.empty(len(rows), self.model.config.num_labels)
-        top.eval()
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
-                batch = {k: v.to(self.device) for k, v in frozen.collate([rows[i] for i in idx]).items()}
-                batch.pop("labels")
-                probs[idx] = top(**batch).logits.float().softmax(-1).cpu()
-        return probs
-
-    def _score(self, features: list[dict[str, Any]], batch_size: int) -> Any:
+    def _score(self, features: list[dict[str, Any]], batch_size: int, *, model: Any = None,
+               collate: Any = None) -> Any:
+        """Class probabilities of encoded examples, in order, batched by length: through the
+        whole model, or (``model``, ``collate``) through a trained top on cached rows."""
         import torch
         from transformers import DataCollatorWithPadding
 
-        order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
-        collate = DataCollatorWithPadding(self.tokenizer)
+        model = model or self.model
+        collate = collate or DataCollatorWithPadding(self.tokenizer)
+        length = lambda i: features[i]["length"] if "length" in features[i] else len(features[i]["input_ids"])  # noqa: E731
+        order = sorted(range(len(features)), key=length)
         probs = torch.empty(len(features), self.model.config.num_labels)
-        self.model.eval()
+        model.eval()
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
-                batch = {k: v.to(self.device) for k, v in collate([features[i] for i in idx]).items()}
-                probs[idx] = self.model(**batch).logits.float().softmax(-1).cpu()
+                batch = collate([features[i] for i in idx])
+                batch.pop("labels", None)
+                batch = {k: v.to(self.device) for k, v in batch.items()}
+                probs[idx] = model(**batch).logits.float().softmax(-1).cpu()
         return probs
 
     def evaluate(
