@@ -60,9 +60,18 @@ def test_private_training_path_learns_when_the_budget_is_unlimited(ptm_manager, 
     assert metrics["noise_multiplier"] == 0 and metrics["epsilon"] == math.inf
 
 
-def test_auto_mode_picks_hooks_for_few_parameters(ptm_manager, tmp_path):
+def test_auto_mode_picks_ghost_when_the_embedding_table_trains_and_hooks_for_a_few_layers(ptm_manager, tmp_path):
+    from ptm_bert import trainable
+    from ptm_bert.models import load_tiny_bert
+    from ptm_dp.dpsgd import auto_grad_sample_mode
+
+    # tiny-bert trained whole: under a million parameters, most of them its embedding table
     metrics = _dp_run(ptm_manager, tmp_path, epochs=1)
-    assert metrics["trainable_parameters"] < 5_000_000 and metrics["grad_sample_mode"] == "hooks"
+    assert metrics["trainable_parameters"] < 5_000_000 and metrics["grad_sample_mode"] == "ghost"
+    top = trainable.apply(load_tiny_bert().model, "top1")
+    assert auto_grad_sample_mode(top) == "hooks"
+    head = _dp_run(ptm_manager, tmp_path, name="head", epochs=1, trainable="head")
+    assert head["grad_sample_mode"] == "hooks"
 
 
 def test_head_strategy_leaves_the_encoder_untouched(ptm_manager, tmp_path):
@@ -152,7 +161,7 @@ def test_train_help_shows_the_options_the_privacy_records_declare(ptm_cli, ptm_r
     text = re.sub(r"(?<=\w)- ", "-", " ".join(ptm_cli("train", "--help").output.split()))
     assert "--accountant NAME Privacy accountant; the same as --privacy-option accountant=NAME. " \
            "[clipped: rdp; default rdp; dp-sgd: rdp, prv or gdp; default rdp]" in text
-    assert "[dp-sgd: auto, hooks, functorch or ghost; default auto: ghost clipping when over 5M parameters train, else hooks]" in text
+    assert "[dp-sgd: auto, hooks, functorch or ghost; default auto: ghost clipping when over 5M parameters or an embedding table train, else hooks]" in text
     assert "[clipped: epsilon, accountant; dp-sgd: epsilon, delta, max_grad_norm, accountant, grad_sample_mode]" in text
 
 

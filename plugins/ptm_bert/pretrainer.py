@@ -20,6 +20,7 @@ from typing import Any
 from toolkit.context import RunContext
 from toolkit.errors import ConfigError
 
+from ptm_bert.optim import adamw
 from ptm_bert.pretrain_config import PretrainConfig
 
 # Documents held out to measure the masked-token accuracy, at most.
@@ -233,7 +234,7 @@ class Pretrainer:
         total = config.steps or (config.epochs or 1) * per_epoch
         every = max(1, math.ceil(total / config.evaluations))
         model = self.model
-        optimizer = torch.optim.AdamW(
+        optimizer = adamw(
             [p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay
         )
         scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(config.warmup_ratio * total), total)

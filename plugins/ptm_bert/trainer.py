@@ -27,6 +27,7 @@ from toolkit.runs import RunFolder
 from toolkit.tokens import warn_truncated
 
 from ptm_bert.models import LoadedModel, load_pretrained
+from ptm_bert.optim import adamw
 
 
 @dataclass
@@ -501,7 +502,7 @@ class FineTuner:
             [{k: v for k, v in f.items() if k != "labels"} for f in features[:2]]
         )
         per_token = flops_per_token(self.model, {k: v.to(self.device) for k, v in probe.items()})
-        optimizer = torch.optim.AdamW(
+        optimizer = adamw(
             [p for p in self.model.parameters() if p.requires_grad],  # the same with a cached top
             lr=config.lr,
             weight_decay=config.weight_decay,

@@ -24,7 +24,7 @@ DP_SGD_OPTIONS: dict[str, Option] = {
     "grad_sample_mode": Option(
         help="Opacus' per-example gradient engine", type=str, choices=GRAD_SAMPLE_MODES,
         default=f"{DEFAULT_GRAD_SAMPLE_MODE}: ghost clipping when over "
-                f"{GHOST_ABOVE_PARAMETERS / 1e6:g}M parameters train, else hooks"),
+                f"{GHOST_ABOVE_PARAMETERS / 1e6:g}M parameters or an embedding table train, else hooks"),
 }
 """What ``make_dp_sgd`` takes: the ``dp-sgd`` record declares these, so the core checks them
 and ``ptm train --help`` shows them (``--privacy-option accountant=prv``)."""
