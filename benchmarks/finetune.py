@@ -4,7 +4,8 @@ Both fine-tune MiniLM-L6 for one epoch on the same 2,000 SST-2 training phrases 
 length 64, AdamW at the same learning rate and schedule, the same seed) in this one process, and
 are scored on the 872 SST-2 dev sentences neither saw. The plain loop is the textbook code written
 directly on transformers: shuffle, tokenize each batch, pad it to its longest. The toolkit's
-trainer tokenizes once and groups batches by length.
+trainer tokenizes once, groups batches by length and steps AdamW with PyTorch's fused kernel
+(one pass over all the weights; the plain loop keeps the default).
 
     python benchmarks/finetune.py [--n 2000] [--data ../shared/data/sst2] [--seeds 42,1,2]
 
