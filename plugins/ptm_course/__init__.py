@@ -14,9 +14,10 @@ def ptm_register_lessons(register):
             order=10,
             title="Pretraining BERT with masked language modelling",
             summary="pretrain a small BERT on unlabelled reviews, then see what pretraining is worth",
-            # measured 2026-12-02 on 2 idle cores: the quick notebook through `ptm lesson grade`,
-            # `ptm lesson run --quick`; full modes not re-measured since the exercises (0: unknown)
-            minutes=0, quick_minutes=1.8, headless_minutes=(1.4, 0),
+            # measured 2026-12-03 on 2 idle cores, with the fused optimizer: the quick notebook
+            # through `ptm lesson grade`, `ptm lesson run --quick`; full modes not re-measured
+            # since the exercises (0: unknown)
+            minutes=0, quick_minutes=1.2, headless_minutes=(0.9, 0),
             outline=(
                 "the masked-language-model objective, on one sentence",
                 "pretraining a small BERT; held-out masked-token accuracy against the unigram floor",
@@ -34,12 +35,10 @@ def ptm_register_lessons(register):
             order=20,
             title="Fine-tuning BERT for text classification",
             summary="tokenize, fine-tune MiniLM on labelled reviews, measure accuracy and cost; heads for pairs and tags",
-            # measured 2026-12-02 on 2 idle cores: the quick notebook through `ptm lesson grade` (1.3),
-            # `ptm lesson run --quick`; full modes not re-measured since the exercises (0: unknown).
-            # 2026-12-03, the task-heads section added: the quick notebook run as the grader runs it,
-            # before and after, back to back on 2 cores (load ~1.7): 85.7 s -> 90.7 s (mean of two
-            # pairs); the section's own cells take 11-13 s, so the idle 1.3 min becomes about 1.5.
-            minutes=0, quick_minutes=1.5, headless_minutes=(1.0, 0),
+            # measured 2026-12-03 on 2 idle cores, with the fused optimizer and the task-heads
+            # section: the quick notebook through `ptm lesson grade`, `ptm lesson run --quick`;
+            # full modes not re-measured since the exercises (0: unknown).
+            minutes=0, quick_minutes=1.1, headless_minutes=(0.5, 0),
             outline=(
                 "WordPiece tokenization and the [CLS] token",
                 "a classification head on a pretrained encoder",
@@ -59,9 +58,10 @@ def ptm_register_lessons(register):
             order=25,
             title="What fine-tuning costs, and how to cut it",
             summary="full fine-tuning, LoRA, head-only and a smaller distilled model: FLOPs and seconds against accuracy",
-            # measured 2026-12-02 on 2 idle cores: the quick notebook through `ptm lesson grade`,
-            # `ptm lesson run --quick`; full modes not re-measured since the exercises (0: unknown)
-            minutes=0, quick_minutes=1.6, headless_minutes=(1.4, 0),
+            # measured 2026-12-03 on 2 idle cores, with the fused optimizer: the quick notebook
+            # through `ptm lesson grade`, `ptm lesson run --quick`; full modes not re-measured
+            # since the exercises (0: unknown)
+            minutes=0, quick_minutes=1.0, headless_minutes=(0.7, 0),
             outline=(
                 "counting training FLOPs: forward for every layer, backward only where it is needed",
                 "full fine-tuning, LoRA and head-only on the same data, seeds and budget",
@@ -80,10 +80,10 @@ def ptm_register_lessons(register):
             title="Training with differential privacy",
             summary="the (epsilon, delta) promise, DP-SGD strategies, accountants, a membership audit",
             # measured on 2 idle cores: the quick notebook through `ptm lesson grade`, `ptm lesson
-            # run --quick` (2026-12-02); the full notebook (PTM_QUICK=0, executed with nbclient)
-            # and `ptm lesson run privacy` 3.6 min each (2026-12-03, the head's frozen encoder
-            # run once)
-            minutes=3.6, quick_minutes=1.9, headless_minutes=(1.7, 3.6),
+            # run --quick` (2026-12-03, with the fused optimizer); the full notebook (PTM_QUICK=0,
+            # executed with nbclient) and `ptm lesson run privacy` 3.6 min each (2026-12-03, the
+            # head's frozen encoder run once, before the fused optimizer)
+            minutes=3.6, quick_minutes=1.2, headless_minutes=(0.8, 3.6),
             outline=(
                 "the (epsilon, delta) definition, checked on a Laplace count query",
                 "DP-SGD: clipping, noise, Poisson sampling; which parameters to train (head, LoRA, all)",
@@ -101,9 +101,10 @@ def ptm_register_lessons(register):
             order=40,
             title="Explaining predictions with integrated gradients",
             summary="IG on a fine-tuned MiniLM, baselines and convergence, five methods, faithfulness, a sanity check",
-            # measured 2026-12-02 on 2 idle cores: the quick notebook through `ptm lesson grade`,
-            # `ptm lesson run --quick`; full modes not re-measured since the exercises (0: unknown)
-            minutes=0, quick_minutes=1.6, headless_minutes=(1.4, 0),
+            # measured 2026-12-03 on 2 idle cores, with the fused optimizer: the quick notebook
+            # through `ptm lesson grade`, `ptm lesson run --quick`; full modes not re-measured
+            # since the exercises (0: unknown)
+            minutes=0, quick_minutes=1.4, headless_minutes=(1.1, 0),
             outline=(
                 "integrated gradients on the word embeddings, and completeness",
                 "baselines ([PAD], [MASK], zero) and the convergence delta",
@@ -122,9 +123,10 @@ def ptm_register_lessons(register):
             order=50,
             title="Private and explainable: how DP-SGD changes the explanations",
             summary="explain private models and their non-private twins; compare rankings and faithfulness",
-            # measured 2026-12-02 on 2 idle cores: the quick notebook through `ptm lesson grade`,
-            # `ptm lesson run --quick`; full modes not re-measured since the exercises (0: unknown)
-            minutes=0, quick_minutes=1.9, headless_minutes=(1.5, 0),
+            # measured 2026-12-03 on 2 idle cores, with the fused optimizer: the quick notebook
+            # through `ptm lesson grade`, `ptm lesson run --quick`; full modes not re-measured
+            # since the exercises (0: unknown)
+            minutes=0, quick_minutes=1.1, headless_minutes=(1.0, 0),
             outline=(
                 "private heads (epsilon 8) and their non-private twins, two seeds each",
                 "integrated gradients on the same held-out reviews for every model",
@@ -142,9 +144,10 @@ def ptm_register_lessons(register):
             order=60,
             title="Writing a plugin: a new explainer from outside the toolkit",
             summary="add GradientSHAP as a third-party plugin, check its contract, measure it like the built-ins",
-            # measured 2026-12-02 on 2 idle cores: the quick notebook through `ptm lesson grade`,
-            # `ptm lesson run --quick`; full modes not re-measured since the exercises (0: unknown)
-            minutes=0, quick_minutes=1.3, headless_minutes=(1.0, 0),
+            # measured 2026-12-03 on 2 idle cores, with the fused optimizer: the quick notebook
+            # through `ptm lesson grade`, `ptm lesson run --quick`; full modes not re-measured
+            # since the exercises (0: unknown)
+            minutes=0, quick_minutes=1.2, headless_minutes=(1.0, 0),
             outline=(
                 "the contract: registration and lifecycle hooks, records, entry points",
                 "a plugin module that registers an ExplainerSpec (GradientSHAP through Captum)",
