@@ -487,9 +487,10 @@ class FineTuner:
         if frozen is not None and config.cache_frozen and world == 1:
             from ptm_bert.frozen import cache_rows
 
-            cache = cache_rows(frozen, features, self.collator(), device=self.device)
+            cached = cache_rows(frozen, features, self.collator(), device=self.device)
+            if cached is not None:
+                rows, cache = cached
         if cache is not None:
-            rows, cache = cache
             top = model = frozen.top()
             loader = self.loader(rows, config, collate=frozen.collate)
             test_rows = frozen.rows(self.encode(test, config.max_length), self.collator(), device=self.device)
